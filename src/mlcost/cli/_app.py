@@ -1,0 +1,88 @@
+"""The `mlcost` command: global options, sub-commands per stage, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from typer.exceptions import TyperException
+
+from mlcost import __version__
+from mlcost.cli import catalog, cost
+from mlcost.cli._context import HomeOption, err_console
+from mlcost.core import MlcostError
+
+app = typer.Typer(
+    name="mlcost",
+    help="Cut what it costs to serve and train ML models, and prove every cut with a measurement.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(cost.app, name="cost")
+
+EXIT_ERROR = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlcost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    home: HomeOption = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="MLCOST_DEBUG", help="Show tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """mlcost: measured cost cuts for ML serving and training."""
+    if home is not None:
+        # The sub-command's own --home reads $MLCOST_HOME as its default, so this
+        # makes `mlcost --home X catalog list` and `mlcost catalog list --home X` agree.
+        os.environ["MLCOST_HOME"] = str(home)
+
+
+@app.command("demo")
+def demo(home: HomeOption = None) -> None:
+    """Run the main job end to end on the built-in demo (today: the reference case study)."""
+    cost.case_study(home=home)
+
+
+def _is_debug(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MLCOST_DEBUG", "") not in ("", "0", "false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI; an MlcostError becomes one line on stderr and exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="mlcost", standalone_mode=False)
+    except MlcostError as exc:
+        if _is_debug(args):
+            raise
+        err_console.print(f"error: {exc}", soft_wrap=True, highlight=False, markup=False)
+        return EXIT_ERROR
+    except typer.Abort:
+        err_console.print("aborted", highlight=False)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except TyperException as exc:  # bad flags and arguments: click prints usage + one line
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {exc}", highlight=False, markup=False)
+        return EXIT_ERROR
+    return int(result) if isinstance(result, int) else 0
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,61 @@
+"""Core: the values every stage passes on, errors, the workspace and its store.
+
+Input: nothing of mlcost (this package imports no other mlcost package).
+Output: Offer and the other price values, MlcostError and its tree, Workspace, Store.
+"""
+
+from __future__ import annotations
+
+from mlcost.core._atomic import write_bytes_atomic, write_text_atomic
+from mlcost.core._errors import (
+    CatalogError,
+    CatalogImportError,
+    CostError,
+    MissingDependencyError,
+    MlcostError,
+    StoreError,
+    UsageError,
+)
+from mlcost.core._lazy import require
+from mlcost.core._store import ImportRecord, Store
+from mlcost.core._values import (
+    ARCHES,
+    INTERRUPTION_BUCKETS,
+    PROVIDERS,
+    Commitment,
+    Offer,
+    PriceOrigin,
+    PriceOverride,
+    Pricing,
+    ServerlessPrice,
+    StoragePrice,
+    TransferPrice,
+)
+from mlcost.core._workspace import Workspace
+
+__all__ = [
+    "ARCHES",
+    "INTERRUPTION_BUCKETS",
+    "PROVIDERS",
+    "CatalogError",
+    "CatalogImportError",
+    "Commitment",
+    "CostError",
+    "ImportRecord",
+    "MissingDependencyError",
+    "MlcostError",
+    "Offer",
+    "PriceOrigin",
+    "PriceOverride",
+    "Pricing",
+    "ServerlessPrice",
+    "StoragePrice",
+    "Store",
+    "StoreError",
+    "TransferPrice",
+    "UsageError",
+    "Workspace",
+    "require",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]

@@ -1,0 +1,42 @@
+"""Every error mlcost raises on purpose.
+
+    MlcostError                  root: the CLI prints its message on one line, exit code 2
+    ├── UsageError               a flag, option or argument the user gave is wrong
+    ├── MissingDependencyError   an optional extra is not installed (message has the pip line)
+    ├── StoreError               the workspace store cannot be opened, migrated or written
+    ├── CatalogError             a price catalog file or row is invalid
+    │   └── CatalogImportError   an imported price file is malformed (nothing was written)
+    └── CostError                cost arithmetic got impossible inputs
+
+Each message says what failed, why, and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class MlcostError(Exception):
+    """Root of every error mlcost raises deliberately."""
+
+
+class UsageError(MlcostError):
+    """A command-line flag, option or argument is wrong."""
+
+
+class MissingDependencyError(MlcostError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class StoreError(MlcostError):
+    """The workspace store cannot be opened, migrated or written."""
+
+
+class CatalogError(MlcostError):
+    """A price catalog file or row is invalid."""
+
+
+class CatalogImportError(CatalogError):
+    """An imported price file is malformed; the catalog was left unchanged."""
+
+
+class CostError(MlcostError):
+    """Cost arithmetic was given impossible inputs (negative hours, zero throughput, ...)."""

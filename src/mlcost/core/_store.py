@@ -1,0 +1,453 @@
+"""The workspace store: imported price catalogs and price overrides, in SQLite or PostgreSQL.
+
+One code path, SQLAlchemy Core, for both databases. Every write runs in one
+transaction, so a failure leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from mlcost.core import _migrations
+from mlcost.core._errors import StoreError
+from mlcost.core._lazy import require
+from mlcost.core._values import Offer, PriceOverride
+from mlcost.core._workspace import DB_URL_ENV
+
+_URL_HINT = f"set {DB_URL_ENV} to sqlite:///path/mlcost.db or postgresql://user@host/db"
+_PG_CONNECT_TIMEOUT_S = 3
+_SQLITE_BUSY_TIMEOUT_S = 30.0
+# Offers are written in batches so a 50k-row import does not build one huge statement.
+_WRITE_BATCH_ROWS = 500
+# Execution option marking a connection whose transactions take SQLite's write lock up front.
+_WRITE_OPTION = "mlcost_write"
+
+_metadata = sa.MetaData()
+_imports = sa.Table(
+    "catalog_import",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("file_name", sa.Text),
+    sa.Column("sha256", sa.Text),
+    sa.Column("format", sa.Text),
+    sa.Column("imported_at", sa.Text),
+    sa.Column("offer_count", sa.Integer),
+)
+_OFFER_KEY = ("provider", "region", "instance_type")
+# Offer fields that must be None or a finite number >= 0.
+_OFFER_NUMBERS = (
+    "vcpus",
+    "memory_gib",
+    "on_demand_usd_per_hour",
+    "spot_usd_per_hour",
+    "accelerator_count",
+    "accelerator_memory_gib",
+)
+_offers = sa.Table(
+    "catalog_offer",
+    _metadata,
+    sa.Column("import_id", sa.Integer),
+    *(sa.Column(name, sa.Text, primary_key=True) for name in _OFFER_KEY),
+    sa.Column("vcpus", sa.Integer),
+    sa.Column("memory_gib", sa.Double),
+    sa.Column("arch", sa.Text),
+    sa.Column("on_demand_usd_per_hour", sa.Double),
+    sa.Column("spot_usd_per_hour", sa.Double),
+    sa.Column("accelerator_name", sa.Text),
+    sa.Column("accelerator_count", sa.Integer),
+    sa.Column("accelerator_memory_gib", sa.Double),
+    sa.Column("spot_seen_on", sa.Text),
+    sa.Column("interruption_bucket", sa.Text),
+    sa.Column("as_of", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("note", sa.Text),
+)
+_OVERRIDE_FLOATS = ("on_demand_usd_per_hour", "spot_usd_per_hour", "discount_fraction")
+_overrides = sa.Table(
+    "price_override",
+    _metadata,
+    *(sa.Column(name, sa.Text, primary_key=True) for name in _OFFER_KEY),
+    *(sa.Column(name, sa.Double) for name in _OVERRIDE_FLOATS),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", sa.Text),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRecord:
+    """One price file imported into the store; ``imported_at`` is timezone-aware UTC."""
+
+    id: int
+    file_name: str
+    sha256: str
+    format: str
+    imported_at: datetime
+    offer_count: int
+
+
+class Store:
+    """The workspace database. Open with ``Store.open(url)``; use as a context manager."""
+
+    def __init__(self, engine: sa.Engine, where: str) -> None:
+        """Wrap an engine whose schema is already migrated; use ``Store.open`` instead."""
+        self._engine = engine
+        self._where = where
+        self._closed = False
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to the store at ``url`` and migrate it to the latest schema.
+
+        Returns the open Store. Raises StoreError when the URL is malformed, the
+        database cannot be reached or was written by a newer mlcost, and
+        MissingDependencyError for a PostgreSQL URL without psycopg installed.
+        """
+        where = redact_url(url)
+        engine = _create_engine(url, where)
+        try:
+            with _store_errors("open", where):
+                _migrations.migrate(engine, lambda: _write_transaction(engine), where)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine, where)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version the store is at. Raises StoreError when it cannot be read."""
+        with self._read() as conn:
+            return _migrations.read_version(conn)
+
+    def close(self) -> None:
+        """Release every connection; later calls raise StoreError."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def record_import(
+        self, *, file_name: str, sha256: str, format: str, offers: Sequence[Offer]
+    ) -> int:
+        """Record an imported price file and upsert its offers by (provider, region, type).
+
+        Returns the new import's id. Raises StoreError, with nothing written,
+        when an offer is invalid, a key appears twice, or the database fails.
+        """
+        row = {
+            "file_name": file_name,
+            "sha256": sha256,
+            "format": format,
+            "imported_at": datetime.now(UTC).isoformat(),
+            "offer_count": len(offers),
+        }
+        with self._write() as conn:
+            key = conn.execute(sa.insert(_imports).values(row)).inserted_primary_key
+            import_id = int(key[0]) if key is not None else 0
+            seen: set[tuple[str, str, str]] = set()
+            for start in range(0, len(offers), _WRITE_BATCH_ROWS):
+                batch = offers[start : start + _WRITE_BATCH_ROWS]
+                rows = [_offer_row(offer, import_id, seen) for offer in batch]
+                _upsert(conn, _offers, rows)
+        return import_id
+
+    def imported_offers(self) -> list[Offer]:
+        """Every imported offer, origin "imported", sorted by key. Raises StoreError."""
+        query = sa.select(_offers).order_by(*(_offers.c[name] for name in _OFFER_KEY))
+        with self._read() as conn:
+            return [_offer_from_row(row) for row in conn.execute(query).mappings()]
+
+    def imports(self) -> list[ImportRecord]:
+        """Every recorded import, oldest first. Raises StoreError."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(_imports).order_by(_imports.c.id)).mappings()
+            return [_import_from_row(row) for row in rows]
+
+    def set_override(self, o: PriceOverride) -> None:
+        """Set or replace the override for ``o``'s key. Raises StoreError when invalid."""
+        row = _override_row(o)
+        with self._write() as conn:
+            # created_at stays the first time the key was overridden.
+            _upsert(conn, _overrides, [row], keep=("created_at",))
+
+    def overrides(self) -> list[PriceOverride]:
+        """Every price override, sorted by key. Raises StoreError."""
+        query = sa.select(_overrides).order_by(*(_overrides.c[name] for name in _OFFER_KEY))
+        with self._read() as conn:
+            return [_override_from_row(row) for row in conn.execute(query).mappings()]
+
+    def remove_override(self, provider: str, region: str, instance_type: str) -> bool:
+        """Delete the override for the key; returns whether there was one. Raises StoreError."""
+        key = dict(zip(_OFFER_KEY, (provider, region, instance_type), strict=True))
+        where = sa.and_(*(_overrides.c[name] == value for name, value in key.items()))
+        with self._write() as conn:
+            deleted: int = conn.execute(sa.delete(_overrides).where(where)).rowcount
+        return deleted > 0
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A connection for reading; StoreError on database failures."""
+        self._check_open()
+        with _store_errors("read", self._where), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """One write transaction, committed on success and rolled back on any error."""
+        self._check_open()
+        with _store_errors("write to", self._where), _write_transaction(self._engine) as conn:
+            yield conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store at {self._where} is closed; open it again")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to show in messages."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        authority_end = len(rest)
+        for stop in "/?#":
+            index = rest.find(stop)
+            if index != -1:
+                authority_end = min(authority_end, index)
+        # The last "@" in the authority ends the userinfo; a password may contain "@".
+        at = rest.rfind("@", 0, authority_end)
+        if at != -1 and ":" in rest[:at]:
+            user = rest[: rest.index(":")]
+            rest = f"{user}:***{rest[at:]}"
+        url = f"{scheme}{sep}{rest}"
+    return re.sub(r"(?i)(password=)[^&]*", r"\1***", url)
+
+
+def _create_engine(url: str, where: str) -> sa.Engine:
+    """An engine for a sqlite or postgresql URL. Raises StoreError for anything else."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(
+            f"cannot open the store at {where}: not a database URL; {_URL_HINT}"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, where)
+    if backend in ("postgresql", "postgres"):
+        return _postgres_engine(parsed)
+    raise StoreError(
+        f"cannot open the store at {where}: unsupported database {backend!r}; {_URL_HINT}"
+    )
+
+
+def _sqlite_engine(url: sa.URL, where: str) -> sa.Engine:
+    """A SQLite engine in WAL mode with foreign keys on; creates the file's folder."""
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        folder = Path(url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot open the store at {where}: cannot create {folder} ({exc.strerror}); "
+                f"pick a writable folder or {_URL_HINT}"
+            ) from exc
+    engine = sa.create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take BEGIN out of the driver's hands so _on_begin can choose IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        _enable_wal(dbapi_conn)
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the write lock up front: a deferred transaction that later
+        # upgrades can fail with "database is locked" instead of waiting its turn.
+        mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _enable_wal(dbapi_conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL (readers never block the writer); it persists in the file.
+
+    The switch needs an exclusive lock and SQLite answers "database is locked"
+    at once, without its busy timeout, while another connection of a
+    concurrent first open holds one; so retry until the busy timeout.
+    """
+    deadline_s = time.monotonic() + _SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline_s:
+                raise
+            time.sleep(0.02)
+
+
+def _postgres_engine(url: sa.URL) -> sa.Engine:
+    """A PostgreSQL engine through psycopg 3. Raises MissingDependencyError without it."""
+    require("psycopg", extra="postgres", purpose="a PostgreSQL store")
+    query = dict(url.query)
+    # Fail fast on an unreachable server unless the URL says otherwise.
+    query.setdefault("connect_timeout", str(_PG_CONNECT_TIMEOUT_S))
+    url = url.set(drivername="postgresql+psycopg", query=query)
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def _write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction holding the write lock; commits on success, rolls back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def _store_errors(action: str, where: str) -> Iterator[None]:
+    """Turn database errors into a one-line StoreError naming the store and what to check."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        reason = _one_line_reason(exc)
+        hint = f"check {DB_URL_ENV}" if action == "open" else "check the database server"
+        raise StoreError(f"cannot {action} the store at {where}: {reason}; {hint}") from exc
+
+
+def _one_line_reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's first message line, without noise or secrets ("connection refused")."""
+    original = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    reason = " ".join(lines[0].split()) if lines else type(original).__name__
+    # psycopg prefixes 'connection failed: connection to server at "h", port p failed: '
+    # onto the cause, and the server adds a severity; the URL in the message says the rest.
+    reason = reason.rsplit(" failed: ", 1)[-1]
+    reason = re.sub(r"^(FATAL|ERROR): ", "", reason)
+    if reason[:1].isupper() and not reason[1:2].isupper():
+        reason = reason[0].lower() + reason[1:]
+    return redact_url(reason)
+
+
+def _upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    keep: tuple[str, ...] = (),
+) -> None:
+    """Insert ``rows``, replacing rows with the same primary key except the ``keep`` columns."""
+    if not rows:
+        return
+    # Both dialects spell INSERT ... ON CONFLICT alike; SQLAlchemy needs the right builder.
+    insert = pg_dialect.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert
+    statement = insert(table)
+    key = [column.name for column in table.primary_key]
+    updates = {
+        column.name: statement.excluded[column.name]
+        for column in table.columns
+        if column.name not in key and column.name not in keep
+    }
+    conn.execute(statement.on_conflict_do_update(index_elements=key, set_=updates), rows)
+
+
+def _offer_row(offer: Offer, import_id: int, seen: set[tuple[str, str, str]]) -> dict[str, Any]:
+    """The catalog_offer row for ``offer``. Raises StoreError when it is invalid or repeated."""
+    label = "/".join(offer.key)
+    if not all(isinstance(part, str) and part for part in offer.key):
+        raise StoreError(f"cannot record offer {label!r}: provider, region and type must be set")
+    if offer.key in seen:
+        raise StoreError(f"cannot record the import: offer {label} appears twice")
+    seen.add(offer.key)
+    for name in _OFFER_NUMBERS:
+        _check_non_negative(label, name, getattr(offer, name))
+    row = {
+        column.name: getattr(offer, column.name)
+        for column in _offers.columns
+        if column.name != "import_id"
+    }
+    row["import_id"] = import_id
+    for name in ("spot_seen_on", "as_of"):
+        row[name] = _date_text(row[name])
+    return row
+
+
+def _check_non_negative(label: str, name: str, value: float | None) -> None:
+    """Raise StoreError unless ``value`` is None or a finite number >= 0."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StoreError(f"cannot record {label}: {name} must be a number, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise StoreError(f"cannot record {label}: {name} must be finite and >= 0, not {value!r}")
+
+
+def _offer_from_row(row: sa.RowMapping) -> Offer:
+    fields = {name: value for name, value in row.items() if name != "import_id"}
+    for name in ("spot_seen_on", "as_of"):
+        fields[name] = _date_from_text(fields[name])
+    return Offer(**fields, origin="imported")
+
+
+def _import_from_row(row: sa.RowMapping) -> ImportRecord:
+    fields = dict(row)
+    fields["imported_at"] = datetime.fromisoformat(fields["imported_at"])
+    return ImportRecord(**fields)
+
+
+def _override_row(o: PriceOverride) -> dict[str, Any]:
+    """The price_override row for ``o``. Raises StoreError when a price or fraction is invalid."""
+    label = "/".join((o.provider, o.region, o.instance_type))
+    if not all((o.provider, o.region, o.instance_type)):
+        raise StoreError(f"cannot set override {label!r}: provider, region and type must be set")
+    for name in _OVERRIDE_FLOATS:
+        _check_non_negative(label, name, getattr(o, name))
+    if o.discount_fraction is not None and o.discount_fraction > 1:
+        raise StoreError(f"cannot set override {label}: discount_fraction must be <= 1")
+    row = {
+        column.name: getattr(o, column.name)
+        for column in _overrides.columns
+        if column.name != "created_at"
+    }
+    row["created_at"] = datetime.now(UTC).isoformat()
+    return row
+
+
+def _override_from_row(row: sa.RowMapping) -> PriceOverride:
+    return PriceOverride(**{name: value for name, value in row.items() if name != "created_at"})
+
+
+def _date_text(value: date | None) -> str | None:
+    """ISO text for a date; a datetime would not read back as a date, so it is refused."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise StoreError(f"cannot record {value!r}: expected a date without a time")
+    return value.isoformat()
+
+
+def _date_from_text(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None

@@ -1,0 +1,146 @@
+"""The values that flow between stages: frozen, with units in their names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+Pricing = Literal["on-demand", "spot", "savings-1y", "savings-3y"]
+PriceOrigin = Literal["shipped", "imported", "override"]
+
+PROVIDERS = ("aws", "gcp", "azure")
+ARCHES = ("x86_64", "arm64")
+# AWS Spot Instance Advisor's "frequency of interruption" buckets, in order.
+INTERRUPTION_BUCKETS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One priced machine in one region.
+
+    ``accelerator_memory_gib`` is per accelerator. ``spot_usd_per_hour`` is None
+    where no spot price is known or the provider gives no spot discount.
+    ``origin`` says which catalog layer the price came from: the catalog
+    shipped with mlcost, a file the user imported, or the user's override.
+    """
+
+    provider: str
+    region: str
+    instance_type: str
+    vcpus: int
+    memory_gib: float
+    arch: str
+    on_demand_usd_per_hour: float
+    spot_usd_per_hour: float | None = None
+    accelerator_name: str | None = None
+    accelerator_count: int = 0
+    accelerator_memory_gib: float | None = None
+    spot_seen_on: date | None = None
+    interruption_bucket: str | None = None
+    as_of: date | None = None
+    source: str = ""
+    origin: PriceOrigin = "shipped"
+    note: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(provider, region, instance_type): what identifies an offer in the catalog."""
+        return (self.provider, self.region, self.instance_type)
+
+    @property
+    def has_accelerator(self) -> bool:
+        return self.accelerator_count > 0
+
+    @property
+    def spot_discount_fraction(self) -> float | None:
+        """Share of the on-demand price that spot saves (0.62 = 62 % off), or None."""
+        if self.spot_usd_per_hour is None:
+            return None
+        return 1.0 - self.spot_usd_per_hour / self.on_demand_usd_per_hour
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """A savings plan or committed-use discount: a share off on-demand for a term.
+
+    ``families`` lists the instance-type prefixes it applies to ("n2", "a2");
+    empty means every instance of the provider. ``is_upper_bound`` marks an
+    "up to N %" figure that is a provider's maximum, not a rate for a given
+    machine.
+    """
+
+    provider: str
+    name: str
+    term_years: int
+    discount_fraction: float
+    families: tuple[str, ...] = ()
+    is_upper_bound: bool = False
+    as_of: date | None = None
+    source: str = ""
+
+    def applies_to(self, offer: Offer) -> bool:
+        if offer.provider != self.provider:
+            return False
+        if not self.families:
+            return True
+        family = offer.instance_type.split("-")[0].split(".")[0]
+        return family in self.families
+
+
+@dataclass(frozen=True, slots=True)
+class ServerlessPrice:
+    """Per-request serverless pricing (AWS Lambda, Cloud Run request-based)."""
+
+    provider: str
+    service: str
+    usd_per_million_requests: float
+    usd_per_gb_second: float
+    usd_per_vcpu_second: float = 0.0
+    free_requests_per_month: float = 0.0
+    free_gb_seconds_per_month: float = 0.0
+    free_vcpu_seconds_per_month: float = 0.0
+    as_of: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPrice:
+    """Data transfer: internet egress, between zones, or between regions (GB as providers bill it)."""
+
+    provider: str
+    kind: Literal["internet-egress", "inter-zone", "inter-region"]
+    usd_per_gb: float
+    free_gb_per_month: float = 0.0
+    note: str = ""
+    as_of: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePrice:
+    """Object or block storage per GiB-month."""
+
+    provider: str
+    kind: Literal["object", "block"]
+    name: str
+    usd_per_gb_month: float
+    as_of: date | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceOverride:
+    """A user's own price for one offer (a negotiated discount, a private rate).
+
+    Set fields replace the catalog's; ``discount_fraction`` (0.2 = 20 % off) is
+    applied to the on-demand price when no explicit on-demand price is given.
+    """
+
+    provider: str
+    region: str
+    instance_type: str
+    on_demand_usd_per_hour: float | None = None
+    spot_usd_per_hour: float | None = None
+    discount_fraction: float | None = None
+    note: str = ""

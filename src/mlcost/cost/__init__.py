@@ -1,0 +1,50 @@
+"""Cost: the unit economics of serving ML, and savings waterfalls.
+
+Input: prices (Offers and the price book from the catalog), counts, hours, throughput.
+Output: monthly bills, cost per 1,000 predictions, break-even points, TCO/ROI, waterfalls.
+"""
+
+from __future__ import annotations
+
+from mlcost.cost._pricing import PricingOption, pricing_options
+from mlcost.cost._unit_economics import (
+    HOURS_PER_MONTH,
+    ServerlessCall,
+    TotalCost,
+    hours_per_month,
+    monthly_usd,
+    serverless_breakeven_requests,
+    serverless_monthly_usd,
+    usd_per_1k_predictions,
+)
+from mlcost.cost._waterfall import (
+    CaseStudy,
+    Fleet,
+    PriceCheck,
+    Waterfall,
+    WaterfallStep,
+    build_waterfall,
+    price_checks,
+    resolve_case_study,
+)
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "CaseStudy",
+    "Fleet",
+    "PriceCheck",
+    "PricingOption",
+    "ServerlessCall",
+    "TotalCost",
+    "Waterfall",
+    "WaterfallStep",
+    "build_waterfall",
+    "hours_per_month",
+    "monthly_usd",
+    "price_checks",
+    "pricing_options",
+    "resolve_case_study",
+    "serverless_breakeven_requests",
+    "serverless_monthly_usd",
+    "usd_per_1k_predictions",
+]
