@@ -244,3 +244,45 @@ def test_cost_commands(home: Path) -> None:
         ).stdout
     )
     assert tco["total_usd"] == 120 and tco["roi"] == pytest.approx(1.0)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "catalog" / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "location"),
+    [
+        ("skypilot-bad-price.csv", "skypilot-bad-price.csv:3:"),
+        ("aws-price-list-bad.json", "aws-price-list-bad.json:11:"),
+        ("skypilot-zone-region.csv", "skypilot-zone-region.csv:"),
+    ],
+)
+def test_a_malformed_import_fails_with_a_line_and_leaves_the_catalog_unchanged(
+    home: Path, fixture: str, location: str
+) -> None:
+    before = run("catalog", "list", "--limit", "500", "--json", home=home).stdout
+    result = run("catalog", "import", str(FIXTURES / fixture), home=home, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {location}")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert run("catalog", "list", "--limit", "500", "--json", home=home).stdout == before
+
+
+def test_import_refreshes_prices_and_marks_them_imported(home: Path) -> None:
+    dry = run(
+        "catalog", "import", str(FIXTURES / "aws-price-list-us-east-1.json"), "--dry-run", home=home
+    ).stdout
+    assert "would import" in dry
+    assert (
+        not (home / "mlcost.db").exists()
+        or "imported" not in run("catalog", "list", home=home).stdout
+    )
+    run("catalog", "import", str(FIXTURES / "aws-price-list-us-east-1.json"), home=home)
+    rows = json.loads(
+        run("catalog", "show", "g4dn.xlarge", "--region", "us-east-1", "--json", home=home).stdout
+    )
+    offer = rows[0]["offer"]
+    assert offer["origin"] == "imported"
+    assert offer["source"].startswith("imported from aws-price-list-us-east-1.json")
+    assert offer["spot_usd_per_hour"] == 0.2  # the Price List has no spot: the shipped one stays
+    assert offer["interruption_bucket"] == "15-20%"

@@ -19,26 +19,42 @@ from mlcost.catalog._catalog import (
     OfferQuery,
     PriceBook,
     apply_overrides,
+    import_price_file,
     layer_offers,
     load_catalog,
     load_shipped,
 )
+from mlcost.catalog._importers import (
+    IMPORTERS,
+    CatalogImporter,
+    ImportResult,
+    MalformedPriceFile,
+    read_price_file,
+    register_importer,
+)
 from mlcost.catalog._rows import OFFER_COLUMNS, Issue, find_duplicates, parse_offer_row
 
 __all__ = [
+    "IMPORTERS",
     "KNOWN_ACCELERATORS",
     "OFFER_COLUMNS",
     "AcceleratorSpec",
     "Catalog",
+    "CatalogImporter",
+    "ImportResult",
     "Issue",
+    "MalformedPriceFile",
     "OfferQuery",
     "PriceBook",
     "apply_overrides",
     "canonical_accelerator",
     "find_duplicates",
+    "import_price_file",
     "layer_offers",
     "load_catalog",
     "load_shipped",
     "matches_accelerator",
     "parse_offer_row",
+    "read_price_file",
+    "register_importer",
 ]

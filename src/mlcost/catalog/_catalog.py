@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from mlcost.catalog._accelerators import matches_accelerator
+from mlcost.catalog._importers import ImportResult, read_price_file
 from mlcost.catalog._rows import Issue, find_duplicates, parse_offer_row
 from mlcost.core import (
     CatalogError,
     Commitment,
+    ImportRecord,
     Offer,
     PriceOverride,
     ServerlessPrice,
@@ -217,27 +221,34 @@ def layer_offers(base: Iterable[Offer], imported: Sequence[Offer]) -> list[Offer
     """Imported offers replace shipped ones with the same key.
 
     An import without spot prices (the AWS Price List has none) keeps the
-    shipped spot price and interruption bucket, and says so in the note.
+    shipped spot price, and says so in the note; one without interruption
+    buckets (neither format has them) keeps the shipped bucket.
     """
     merged = {offer.key: offer for offer in base}
     for offer in imported:
         old = merged.get(offer.key)
-        if (
-            old is not None
-            and offer.spot_usd_per_hour is None
-            and old.spot_usd_per_hour is not None
-        ):
-            offer = replace(
-                offer,
-                spot_usd_per_hour=old.spot_usd_per_hour
-                if old.spot_usd_per_hour < offer.on_demand_usd_per_hour
-                else None,
-                spot_seen_on=old.spot_seen_on,
-                interruption_bucket=offer.interruption_bucket or old.interruption_bucket,
-                note="; ".join(filter(None, (offer.note, "spot price from the shipped catalog"))),
-            )
+        if old is not None:
+            offer = _keep_what_the_import_lacks(offer, old)
         merged[offer.key] = offer
     return list(merged.values())
+
+
+def _keep_what_the_import_lacks(offer: Offer, old: Offer) -> Offer:
+    if offer.interruption_bucket is None and old.interruption_bucket is not None:
+        offer = replace(offer, interruption_bucket=old.interruption_bucket)
+    old_spot = old.spot_usd_per_hour
+    if (
+        offer.spot_usd_per_hour is None
+        and old_spot is not None
+        and old_spot < offer.on_demand_usd_per_hour
+    ):
+        offer = replace(
+            offer,
+            spot_usd_per_hour=old_spot,
+            spot_seen_on=old.spot_seen_on,
+            note="; ".join(filter(None, (offer.note, "spot price from the shipped catalog"))),
+        )
+    return offer
 
 
 def apply_overrides(
@@ -290,3 +301,21 @@ def load_catalog(store: Store | None = None) -> Catalog:
     offers = layer_offers(shipped.offers, store.imported_offers())
     offers, issues = apply_overrides(offers, store.overrides())
     return Catalog(tuple(offers), shipped.prices, shipped.issues + tuple(issues))
+
+
+def import_price_file(
+    store: Store, path: Path, *, format: str | None = None, provider: str | None = None
+) -> tuple[ImportRecord, ImportResult]:
+    """Validate a whole price file, then record its offers in the store in one transaction.
+
+    Returns the import record and what was read (warnings included). Raises
+    CatalogImportError (line-numbered) before anything is written when the
+    file has an error.
+    """
+    result = read_price_file(path, format=format, provider=provider)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    import_id = store.record_import(
+        file_name=path.name, sha256=digest, format=result.format, offers=result.offers
+    )
+    record = next(record for record in store.imports() if record.id == import_id)
+    return record, result

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
 from mlcost.catalog._accelerators import KNOWN_ACCELERATORS, canonical_accelerator
-from mlcost.core import ARCHES, INTERRUPTION_BUCKETS, PROVIDERS, Offer
+from mlcost.core import ARCHES, INTERRUPTION_BUCKETS, PROVIDERS, Offer, PriceOrigin
 
 # The columns of mlcost's own catalog format (the shipped offers.csv).
 OFFER_COLUMNS = (
@@ -176,7 +176,7 @@ def _accelerator(
 
 
 def parse_offer_row(
-    raw: Mapping[str, str], where: str, *, origin: str = "shipped"
+    raw: Mapping[str, str], where: str, *, origin: PriceOrigin = "shipped"
 ) -> tuple[Offer | None, list[Issue]]:
     """Validate one row in mlcost's catalog format.
 
@@ -236,7 +236,7 @@ def parse_offer_row(
         interruption_bucket=bucket or None,
         as_of=as_of,
         source=_text(raw, "source"),
-        origin="imported" if origin == "imported" else "shipped",
+        origin=origin,
         note=_text(raw, "note"),
     )
     return offer, problems.issues
@@ -264,7 +264,7 @@ def offer_to_row(offer: Offer) -> dict[str, str]:
     """The offer as a row of mlcost's catalog format (inverse of parse_offer_row)."""
 
     def fmt(value: object) -> str:
-        return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        return "" if value is None else repr(value) if isinstance(value, float) else str(value)
 
     return {
         "provider": offer.provider,
@@ -286,7 +286,3 @@ def offer_to_row(offer: Offer) -> dict[str, str]:
         "source": offer.source,
         "note": offer.note,
     }
-
-
-def with_origin(offer: Offer, origin: Literal["shipped", "imported", "override"]) -> Offer:
-    return replace(offer, origin=origin)
