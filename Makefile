@@ -4,12 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= .mlcost-demo
+TORCH_VERSION ?= 2.13.0
 
 .PHONY: setup test lint demo bench clean
 
+# torch goes in first and pinned (the CPU build); an unpinned torch pulls a CUDA build of several GB.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

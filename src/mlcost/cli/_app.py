@@ -10,7 +10,7 @@ import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import catalog, cost
+from mlcost.cli import catalog, cost, train
 from mlcost.cli._context import HomeOption, err_console
 from mlcost.core import MlcostError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(cost.app, name="cost")
+app.add_typer(train.app)
 
 EXIT_ERROR = 2
 

@@ -14,6 +14,7 @@ from mlcost.core._errors import (
     MissingDependencyError,
     MlcostError,
     StoreError,
+    TrainError,
     UsageError,
 )
 from mlcost.core._lazy import require
@@ -29,6 +30,7 @@ from mlcost.core._values import (
     Pricing,
     ServerlessPrice,
     StoragePrice,
+    TrainRun,
     TransferPrice,
 )
 from mlcost.core._workspace import Workspace
@@ -52,6 +54,8 @@ __all__ = [
     "StoragePrice",
     "Store",
     "StoreError",
+    "TrainError",
+    "TrainRun",
     "TransferPrice",
     "UsageError",
     "Workspace",

@@ -6,7 +6,8 @@
     ├── StoreError               the workspace store cannot be opened, migrated or written
     ├── CatalogError             a price catalog file or row is invalid
     │   └── CatalogImportError   an imported price file is malformed (nothing was written)
-    └── CostError                cost arithmetic got impossible inputs
+    ├── CostError                cost arithmetic got impossible inputs
+    └── TrainError               training data, model or checkpoints are unusable
 
 Each message says what failed, why, and what to do about it.
 """
@@ -40,3 +41,7 @@ class CatalogImportError(CatalogError):
 
 class CostError(MlcostError):
     """Cost arithmetic was given impossible inputs (negative hours, zero throughput, ...)."""
+
+
+class TrainError(MlcostError):
+    """Training cannot run: bad data or model, unreachable or unusable checkpoint storage."""

@@ -86,6 +86,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        (
+            """CREATE TABLE train_run (
+                id {id_pk},
+                run_dir TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                status TEXT NOT NULL,
+                wall_s DOUBLE PRECISION NOT NULL,
+                resumed_from_step INTEGER NOT NULL,
+                final_step INTEGER NOT NULL,
+                instance_type TEXT,
+                region TEXT,
+                pricing TEXT,
+                usd_per_hour DOUBLE PRECISION,
+                cost_usd DOUBLE PRECISION,
+                energy_kwh DOUBLE PRECISION,
+                co2_kg DOUBLE PRECISION,
+                accuracy_test DOUBLE PRECISION
+            )""",
+            "CREATE INDEX train_run_run_dir ON train_run (run_dir)",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from mlcost.core import _migrations
 from mlcost.core._errors import StoreError
 from mlcost.core._lazy import require
-from mlcost.core._values import Offer, PriceOverride
+from mlcost.core._values import Offer, PriceOverride, TrainRun
 from mlcost.core._workspace import DB_URL_ENV
 
 _URL_HINT = f"set {DB_URL_ENV} to sqlite:///path/mlcost.db or postgresql://user@host/db"
@@ -84,6 +84,24 @@ _overrides = sa.Table(
     *(sa.Column(name, sa.Double) for name in _OVERRIDE_FLOATS),
     sa.Column("note", sa.Text),
     sa.Column("created_at", sa.Text),
+)
+_TRAIN_RUN_FIELDS = tuple(TrainRun.__dataclass_fields__)
+_train_runs = sa.Table(
+    "train_run",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    *(
+        sa.Column(
+            name,
+            sa.Double
+            if name
+            in ("wall_s", "usd_per_hour", "cost_usd", "energy_kwh", "co2_kg", "accuracy_test")
+            else sa.Integer
+            if name.endswith("_step")
+            else sa.Text,
+        )
+        for name in _TRAIN_RUN_FIELDS
+    ),
 )
 
 
@@ -205,6 +223,28 @@ class Store:
         with self._write() as conn:
             deleted: int = conn.execute(sa.delete(_overrides).where(where)).rowcount
         return deleted > 0
+
+    def record_train_run(self, run: TrainRun) -> int:
+        """Store one training attempt; returns its id. Raises StoreError."""
+        row = {name: getattr(run, name) for name in _TRAIN_RUN_FIELDS}
+        row["started_at"] = run.started_at.isoformat()
+        with self._write() as conn:
+            key = conn.execute(sa.insert(_train_runs).values(row)).inserted_primary_key
+        return int(key[0]) if key is not None else 0
+
+    def train_runs(self, run_dir: str | None = None) -> list[TrainRun]:
+        """Training attempts, oldest first; only those of ``run_dir`` when given. Raises StoreError."""
+        query = sa.select(*(_train_runs.c[name] for name in _TRAIN_RUN_FIELDS)).order_by(
+            _train_runs.c.id
+        )
+        if run_dir is not None:
+            query = query.where(_train_runs.c.run_dir == run_dir)
+        with self._read() as conn:
+            rows = list(conn.execute(query).mappings())
+        return [
+            TrainRun(**{**row, "started_at": datetime.fromisoformat(row["started_at"])})
+            for row in rows
+        ]
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:

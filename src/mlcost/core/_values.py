@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 Pricing = Literal["on-demand", "spot", "savings-1y", "savings-3y"]
@@ -144,3 +144,27 @@ class PriceOverride:
     spot_usd_per_hour: float | None = None
     discount_fraction: float | None = None
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrainRun:
+    """One attempt of a training run (a run killed and resumed has several), as measured.
+
+    ``cost_usd`` is wall time x the hourly price of the machine the user named;
+    ``energy_kwh`` and ``co2_kg`` are codecarbon's estimates. None where unknown.
+    """
+
+    run_dir: str
+    started_at: datetime
+    status: Literal["completed", "preempted", "failed"]
+    wall_s: float
+    resumed_from_step: int
+    final_step: int
+    instance_type: str | None = None
+    region: str | None = None
+    pricing: str | None = None
+    usd_per_hour: float | None = None
+    cost_usd: float | None = None
+    energy_kwh: float | None = None
+    co2_kg: float | None = None
+    accuracy_test: float | None = None

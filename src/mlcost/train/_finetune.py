@@ -1,0 +1,396 @@
+"""`mlcost train`: fine-tune a Hugging Face sequence classifier with the resilient engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from mlcost.core import TrainError, require, write_text_atomic
+from mlcost.train._data import (
+    BUILTIN_MODEL,
+    LabelledData,
+    Split,
+    builtin_model_dir,
+    load_data,
+    split_indices,
+)
+from mlcost.train._engine import ResilientTrainer, Step
+from mlcost.train._interval import CheckpointPolicy
+from mlcost.train._preemption import PreemptionWatcher
+
+TokenIds = list[list[int]]
+
+
+class Loss(Protocol):
+    """What a training step minimises; cross-entropy now, teacher-student KL for distillation."""
+
+    def __call__(
+        self, logits: torch.Tensor, labels: torch.Tensor, indices: Sequence[int]
+    ) -> torch.Tensor: ...
+
+
+class CrossEntropy:
+    """Plain cross-entropy against the labels."""
+
+    def __call__(
+        self, logits: torch.Tensor, labels: torch.Tensor, indices: Sequence[int]
+    ) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Everything `mlcost train` takes; defaults are what an experienced user would pick."""
+
+    out_dir: Path
+    model: str = BUILTIN_MODEL
+    data: str = "builtin:sentiment"
+    checkpoint_url: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    encoding: str = "utf-8"
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    max_length: int | None = None
+    max_train_samples: int | None = None
+    freeze_layers: int = 0
+    seed: int = 42
+    checkpoint_every: str = "auto"
+    interruptions_per_hour: float | None = None
+    preemption_cloud: str | None = None
+    metadata_url: str | None = None
+    keep_last: int = 3
+
+    @property
+    def checkpoint_location(self) -> str:
+        return self.checkpoint_url or str(self.out_dir / "checkpoints")
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """What a finished run produced and measured (on this machine)."""
+
+    model_dir: Path
+    label_names: tuple[str, ...]
+    accuracy_validation: float
+    accuracy_test: float
+    train_samples: int
+    test_samples: int
+    steps: int
+    max_length: int
+    resumed_from_step: int
+    wall_s: float
+    step_s_mean: float
+    checkpoint_write_s_mean: float
+    checkpoints_written: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_model_dir(model: str) -> Path:
+    """The folder of a Hugging Face model: ``builtin:minilm`` or a local path (no hub downloads)."""
+    if model == BUILTIN_MODEL:
+        return builtin_model_dir()
+    if model.startswith("builtin:"):
+        raise TrainError(f"unknown built-in model {model!r}; use {BUILTIN_MODEL} or a model folder")
+    path = Path(model)
+    if not (path / "config.json").is_file():
+        raise TrainError(
+            f"{model} is not a Hugging Face model folder (no config.json); pass a folder saved with save_pretrained"
+        )
+    return path
+
+
+def _fingerprint(config: TrainConfig, data: LabelledData, model_dir: Path) -> str:
+    """Identifies the run: a checkpoint of another model, data or recipe must not be resumed."""
+    digest = hashlib.sha256()
+    for part in (
+        str(model_dir.resolve()),
+        data.source,
+        str(len(data)),
+        ",".join(data.label_names),
+        repr(
+            (
+                config.learning_rate,
+                config.max_length,
+                config.max_train_samples,
+                config.freeze_layers,
+            )
+        ),
+        repr((config.epochs, config.warmup_fraction, config.weight_decay)),
+    ):
+        digest.update(part.encode())
+    return digest.hexdigest()[:16]
+
+
+def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> TokenIds:
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def fit_max_length(
+    tokenizer: Any, texts: Sequence[str], *, quantile: float = 0.99, limit: int = 512
+) -> int:
+    """The token length that covers ``quantile`` of the texts, rounded up to a multiple of 8."""
+    lengths = sorted(
+        len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
+    )
+    if not lengths:
+        return 8
+    covered = lengths[min(len(lengths) - 1, int(quantile * len(lengths)))]
+    return min(limit, max(8, -(-covered // 8) * 8))
+
+
+def collate(token_ids: TokenIds, indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """A batch padded to its own longest sequence (dynamic padding)."""
+    longest = max(len(token_ids[i]) for i in indices)
+    ids = torch.full((len(indices), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(indices), longest), dtype=torch.long)
+    for row, index in enumerate(indices):
+        sequence = token_ids[index]
+        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, : len(sequence)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, token_ids: TokenIds, pad_id: int, *, batch_size: int = 64
+) -> list[int]:
+    """Predicted class of every sequence; batches are length-sorted so little padding is computed."""
+    model.eval()
+    order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+    predictions = [0] * len(token_ids)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        logits = model(**collate(token_ids, chunk, pad_id)).logits
+        for index, label in zip(chunk, logits.argmax(dim=-1).tolist(), strict=True):
+            predictions[index] = int(label)
+    return predictions
+
+
+def accuracy(predictions: Sequence[int], labels: Sequence[int]) -> float:
+    return sum(p == y for p, y in zip(predictions, labels, strict=True)) / max(1, len(labels))
+
+
+def _freeze(model: torch.nn.Module, layers: int) -> None:
+    """Freeze the embeddings and the first ``layers`` encoder layers (0 = train everything)."""
+    if layers <= 0:
+        return
+    prefix = getattr(model, "base_model_prefix", None)
+    base = getattr(model, str(prefix)) if prefix and hasattr(model, str(prefix)) else model
+    encoder_layers = getattr(getattr(base, "encoder", None), "layer", None)
+    embeddings = getattr(base, "embeddings", None)
+    if encoder_layers is None or embeddings is None:
+        raise TrainError("--freeze-layers works on BERT-style encoders only; use --freeze-layers 0")
+    if layers > len(encoder_layers):
+        raise TrainError(f"--freeze-layers {layers} but the model has {len(encoder_layers)} layers")
+    for module in (embeddings, *encoder_layers[:layers]):
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
+def _save_model_atomically(model: Any, tokenizer: Any, target: Path) -> None:
+    """save_pretrained into a temp folder, then swap it into place: never a half-written model."""
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+StepCallback = Callable[[Step, float, int], None]
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    loss: Loss | None = None,
+    on_step: StepCallback | None = None,
+    watcher: PreemptionWatcher | None = None,
+) -> TrainResult:
+    """Fine-tune, checkpointing as it goes; evaluate on the held-out splits; save the model.
+
+    Re-running with the same config after a kill resumes from the newest
+    checkpoint that verifies. Raises TrainError for bad data, model or
+    settings (before any training), and Preempted on a preemption notice.
+    """
+    transformers = require("transformers", extra="train", purpose="mlcost train")
+    started = time.perf_counter()
+    model_dir = resolve_model_dir(config.model)
+    data = load_data(
+        config.data,
+        text_column=config.text_column,
+        label_column=config.label_column,
+        encoding=config.encoding,
+    )
+    split = _load_or_make_split(config, data)
+    train_indices = list(split.train)
+    if config.max_train_samples is not None and config.max_train_samples < len(train_indices):
+        # A seeded sample, not a prefix: files are often sorted by label.
+        train_indices = sorted(
+            random.Random(config.seed).sample(train_indices, config.max_train_samples)
+        )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    train_texts = [data.texts[i] for i in train_indices]
+    max_length = config.max_length or fit_max_length(tokenizer, train_texts)
+    torch.manual_seed(config.seed)  # the classifier head's initial weights
+    model = _load_classifier(transformers, model_dir, data.label_names)
+    _freeze(model, config.freeze_layers)
+    train_ids = _tokenize(tokenizer, train_texts, max_length)
+    train_labels = torch.tensor([data.labels[i] for i in train_indices], dtype=torch.long)
+    pad_id = int(tokenizer.pad_token_id or 0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trainable, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    steps_per_epoch = -(-len(train_indices) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = transformers.get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_fraction * total_steps), total_steps
+    )
+    trainer = ResilientTrainer(
+        model,
+        optimizer,
+        scheduler=scheduler,
+        checkpoint_url=config.checkpoint_location,
+        seed=config.seed,
+        policy=CheckpointPolicy.parse(
+            config.checkpoint_every, interruptions_per_hour=config.interruptions_per_hour
+        ),
+        watcher=watcher,
+        keep_last=config.keep_last,
+        fingerprint=_fingerprint(config, data, model_dir),
+    )
+    resumed = trainer.resume().global_step
+    step_seconds: list[float] = []
+    model.train()
+    loss_fn = loss or CrossEntropy()
+    for step in trainer.steps(
+        num_epochs=config.epochs, num_samples=len(train_indices), batch_size=config.batch_size
+    ):
+        step_started = time.perf_counter()
+        logits = model(**collate(train_ids, step.indices, pad_id)).logits
+        value = loss_fn(logits, train_labels[step.indices], step.indices)
+        value.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_seconds.append(time.perf_counter() - step_started)
+        if on_step is not None:
+            on_step(step, float(value.detach()), total_steps)
+    return _finish(
+        config,
+        data,
+        split,
+        tokenizer,
+        model,
+        trainer,
+        max_length,
+        pad_id,
+        len(train_indices),
+        resumed,
+        started,
+        step_seconds,
+    )
+
+
+def _load_classifier(transformers: Any, model_dir: Path, label_names: tuple[str, ...]) -> Any:
+    try:
+        return transformers.AutoModelForSequenceClassification.from_pretrained(
+            model_dir,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            ignore_mismatched_sizes=True,
+        )
+    except (OSError, ValueError) as exc:
+        raise TrainError(f"cannot load a sequence classifier from {model_dir}: {exc}") from exc
+
+
+def _load_or_make_split(config: TrainConfig, data: LabelledData) -> Split:
+    """The split kept with the run, so a resumed or repeated run uses the same rows."""
+    path = config.out_dir / "split.json"
+    if path.is_file():
+        split = Split.from_json(path.read_text())
+        if split.seed == config.seed and max((*split.train, *split.validation, *split.test)) < len(
+            data
+        ):
+            return split
+    split = split_indices(data.labels, seed=config.seed)
+    write_text_atomic(path, split.to_json())
+    return split
+
+
+def _finish(
+    config: TrainConfig,
+    data: LabelledData,
+    split: Split,
+    tokenizer: Any,
+    model: torch.nn.Module,
+    trainer: ResilientTrainer,
+    max_length: int,
+    pad_id: int,
+    train_samples: int,
+    resumed: int,
+    started: float,
+    step_seconds: list[float],
+) -> TrainResult:
+    validation = data.subset(split.validation)
+    test = data.subset(split.test)
+    accuracy_validation = accuracy(
+        predict(model, _tokenize(tokenizer, validation.texts, max_length), pad_id),
+        validation.labels,
+    )
+    accuracy_test = accuracy(
+        predict(model, _tokenize(tokenizer, test.texts, max_length), pad_id), test.labels
+    )
+    model_dir = config.out_dir / "model"
+    _save_model_atomically(model, tokenizer, model_dir)
+    writes = trainer.checkpoint_write_s
+    result = TrainResult(
+        model_dir=model_dir,
+        label_names=data.label_names,
+        accuracy_validation=accuracy_validation,
+        accuracy_test=accuracy_test,
+        train_samples=train_samples,
+        test_samples=len(test),
+        steps=trainer.progress.global_step,
+        max_length=max_length,
+        resumed_from_step=resumed,
+        wall_s=time.perf_counter() - started,
+        step_s_mean=sum(step_seconds) / len(step_seconds) if step_seconds else 0.0,
+        checkpoint_write_s_mean=sum(writes) / len(writes) if writes else 0.0,
+        checkpoints_written=len(writes),
+    )
+    metrics = {
+        "basis": "measured",
+        "data": data.source,
+        "labels": list(data.label_names),
+        "accuracy_validation": accuracy_validation,
+        "accuracy_test": accuracy_test,
+        "test_samples": len(test),
+        "train_samples": train_samples,
+        "steps": result.steps,
+        "max_length": max_length,
+        "config": {k: str(v) for k, v in dataclasses.asdict(config).items()},
+    }
+    write_text_atomic(config.out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    return result
