@@ -45,8 +45,14 @@ def test_case_study_json_and_what_if(home: Path) -> None:
     assert data["basis"].startswith("estimated")
 
 
-def test_demo_runs_the_case_study(home: Path) -> None:
-    assert "$129.60" in run("demo", home=home).stdout
+def test_demo_reuses_the_cached_teacher_and_prints_the_waterfall(home: Path) -> None:
+    teacher = home / "artifacts" / "teacher"
+    (teacher / "model").mkdir(parents=True)
+    (teacher / "model" / "config.json").write_text("{}")
+    (teacher / "metrics.json").write_text(json.dumps({"accuracy_test": 0.8765}))
+    out = run("demo", home=home).stdout
+    assert "demo teacher: cached" in out and "87.65%" in out
+    assert "$129.60" in out
 
 
 def test_catalog_list_t4_on_aws_shows_prices_and_sources(home: Path) -> None:

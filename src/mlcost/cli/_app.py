@@ -11,7 +11,7 @@ from typer.exceptions import TyperException
 
 from mlcost import __version__
 from mlcost.cli import catalog, cost, train
-from mlcost.cli._context import HomeOption, err_console
+from mlcost.cli._context import HomeOption, err_console, workspace
 from mlcost.core import MlcostError
 
 app = typer.Typer(
@@ -53,7 +53,8 @@ def root(
 
 @app.command("demo")
 def demo(home: HomeOption = None) -> None:
-    """Run the main job end to end on the built-in demo (today: the reference case study)."""
+    """Run the main job end to end on the built-in demo: train the teacher (cached), then the case study."""
+    train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
     cost.case_study(home=home)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -244,3 +245,24 @@ def print_attempt(attempt: Attempt) -> None:
         ],
     ]
     console.print(table("Training run", ["", "value", "basis"], rows))
+
+
+def ensure_demo_teacher(out_dir: Path, home: Path | None) -> None:
+    """Train the demo teacher once per workspace; later runs reuse it."""
+    metrics = out_dir / "metrics.json"
+    if (out_dir / "model" / "config.json").is_file() and metrics.is_file():
+        accuracy = json.loads(metrics.read_text())["accuracy_test"]
+        console.print(
+            f"demo teacher: cached at {out_dir / 'model'} (test accuracy {accuracy:.2%}, measured when trained)"
+        )
+        return
+    from mlcost.train import TrainConfig
+
+    console.print(
+        "training the demo teacher (first run only; a few minutes on 2 cores; resumes if interrupted)"
+    )
+    with open_store(home) as store:
+        attempt = run_with_progress(TrainConfig.demo(out_dir), store)
+    print_attempt(attempt)
+    if attempt.preempted is not None:
+        raise typer.Exit(EXIT_PREEMPTED)

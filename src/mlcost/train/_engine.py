@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -72,6 +73,16 @@ def _rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def _with_mappings(
+    info: CheckpointInfo | None, wrap: Callable[[dict[str, Any]], Mapping[str, Any]]
+) -> CheckpointInfo | None:
+    if info is None:
+        return None
+    return dataclasses.replace(
+        info, shards=wrap(dict(info.shards)), metadata=wrap(dict(info.metadata))
+    )
 
 
 class ResilientTrainer:
@@ -149,9 +160,12 @@ class ResilientTrainer:
     def _agree_on_latest(self) -> CheckpointInfo | None:
         if self.world_size == 1:
             return self.storage.latest()
-        found: list[CheckpointInfo | None] = [self.storage.latest() if self.rank == 0 else None]
+        latest = self.storage.latest() if self.rank == 0 else None
+        # CheckpointInfo holds read-only mappingproxy views, which cannot be pickled:
+        # broadcast plain dicts and wrap them again on the receiving ranks.
+        found: list[CheckpointInfo | None] = [_with_mappings(latest, dict)]
         dist.broadcast_object_list(found, src=0)
-        return found[0]
+        return latest if self.rank == 0 else _with_mappings(found[0], MappingProxyType)
 
     def _load(self, info: CheckpointInfo, name: str) -> Any:
         return from_bytes(self.storage.read_shard(info, name), what=name)

@@ -69,10 +69,20 @@ class TrainConfig:
     freeze_layers: int = 0
     seed: int = 42
     checkpoint_every: str = "auto"
-    interruptions_per_hour: float | None = None
+    interruptions_per_hour: float = 0.0  # 0: on-demand; auto then checkpoints at its 30-minute cap
     preemption_cloud: str | None = None
     metadata_url: str | None = None
     keep_last: int = 3
+
+    @classmethod
+    def demo(cls, out_dir: Path) -> TrainConfig:
+        """The built-in demo teacher: MiniLM on the tweet corpus, sized for a few minutes on 2 cores.
+
+        A seeded sample of 4,000 training tweets, the embeddings and the first
+        3 of 6 encoder layers frozen (so a step updates half the model), a
+        higher learning rate to match; the token limit is fitted to the data.
+        """
+        return cls(out_dir=out_dir, max_train_samples=4000, freeze_layers=3, learning_rate=2e-4)
 
     @property
     def checkpoint_location(self) -> str:
@@ -219,27 +229,55 @@ def _save_model_atomically(model: Any, tokenizer: Any, target: Path) -> None:
 StepCallback = Callable[[Step, float, int], None]
 
 
-def run_training(
-    config: TrainConfig,
-    *,
-    loss: Loss | None = None,
-    on_step: StepCallback | None = None,
-    watcher: PreemptionWatcher | None = None,
-) -> TrainResult:
-    """Fine-tune, checkpointing as it goes; evaluate on the held-out splits; save the model.
+@dataclass
+class FineTuning:
+    """A prepared fine-tuning run: the objects one training step touches.
 
-    Re-running with the same config after a kill resumes from the newest
-    checkpoint that verifies. Raises TrainError for bad data, model or
-    settings (before any training), and Preempted on a preemption notice.
+    Built by ``prepare``; ``run_training`` loops over it, and the checkpoint
+    benchmark times the very same step.
+    """
+
+    config: TrainConfig
+    data: LabelledData
+    split: Split
+    train_indices: list[int]
+    tokenizer: Any
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    trainer: ResilientTrainer
+    train_ids: TokenIds
+    train_labels: torch.Tensor
+    pad_id: int
+    max_length: int
+    total_steps: int
+
+    def train_step(self, indices: Sequence[int], loss: Loss) -> float:
+        """One optimizer step on the training rows ``indices``; returns the loss."""
+        logits = self.model(**collate(self.train_ids, indices, self.pad_id)).logits
+        value = loss(logits, self.train_labels[list(indices)], indices)
+        value.backward()  # type: ignore[no-untyped-call]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(value.detach())
+
+
+def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) -> FineTuning:
+    """Load data and model, split, tokenize, and build optimizer, schedule and trainer.
+
+    Raises TrainError for bad data, model or settings, before any training.
     """
     transformers = require("transformers", extra="train", purpose="mlcost train")
-    started = time.perf_counter()
     model_dir = resolve_model_dir(config.model)
     data = load_data(
         config.data,
         text_column=config.text_column,
         label_column=config.label_column,
         encoding=config.encoding,
+    )
+    policy = CheckpointPolicy.parse(
+        config.checkpoint_every, interruptions_per_hour=config.interruptions_per_hour
     )
     split = _load_or_make_split(config, data)
     train_indices = list(split.train)
@@ -254,15 +292,11 @@ def run_training(
     torch.manual_seed(config.seed)  # the classifier head's initial weights
     model = _load_classifier(transformers, model_dir, data.label_names)
     _freeze(model, config.freeze_layers)
-    train_ids = _tokenize(tokenizer, train_texts, max_length)
-    train_labels = torch.tensor([data.labels[i] for i in train_indices], dtype=torch.long)
-    pad_id = int(tokenizer.pad_token_id or 0)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    steps_per_epoch = -(-len(train_indices) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
+    total_steps = -(-len(train_indices) // config.batch_size) * config.epochs
     scheduler = transformers.get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_fraction * total_steps), total_steps
     )
@@ -272,44 +306,57 @@ def run_training(
         scheduler=scheduler,
         checkpoint_url=config.checkpoint_location,
         seed=config.seed,
-        policy=CheckpointPolicy.parse(
-            config.checkpoint_every, interruptions_per_hour=config.interruptions_per_hour
-        ),
+        policy=policy,
         watcher=watcher,
         keep_last=config.keep_last,
         fingerprint=_fingerprint(config, data, model_dir),
     )
-    resumed = trainer.resume().global_step
+    return FineTuning(
+        config=config,
+        data=data,
+        split=split,
+        train_indices=train_indices,
+        tokenizer=tokenizer,
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        trainer=trainer,
+        train_ids=_tokenize(tokenizer, train_texts, max_length),
+        train_labels=torch.tensor([data.labels[i] for i in train_indices], dtype=torch.long),
+        pad_id=int(tokenizer.pad_token_id or 0),
+        max_length=max_length,
+        total_steps=total_steps,
+    )
+
+
+def run_training(
+    config: TrainConfig,
+    *,
+    loss: Loss | None = None,
+    on_step: StepCallback | None = None,
+    watcher: PreemptionWatcher | None = None,
+) -> TrainResult:
+    """Fine-tune, checkpointing as it goes; evaluate on the held-out splits; save the model.
+
+    Re-running with the same config after a kill resumes from the newest
+    checkpoint that verifies. Raises TrainError for bad data, model or
+    settings (before any training), and Preempted on a preemption notice.
+    """
+    started = time.perf_counter()
+    run = prepare(config, watcher=watcher)
+    resumed = run.trainer.resume().global_step
     step_seconds: list[float] = []
-    model.train()
+    run.model.train()
     loss_fn = loss or CrossEntropy()
-    for step in trainer.steps(
-        num_epochs=config.epochs, num_samples=len(train_indices), batch_size=config.batch_size
+    for step in run.trainer.steps(
+        num_epochs=config.epochs, num_samples=len(run.train_indices), batch_size=config.batch_size
     ):
         step_started = time.perf_counter()
-        logits = model(**collate(train_ids, step.indices, pad_id)).logits
-        value = loss_fn(logits, train_labels[step.indices], step.indices)
-        value.backward()  # type: ignore[no-untyped-call]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        value = run.train_step(step.indices, loss_fn)
         step_seconds.append(time.perf_counter() - step_started)
         if on_step is not None:
-            on_step(step, float(value.detach()), total_steps)
-    return _finish(
-        config,
-        data,
-        split,
-        tokenizer,
-        model,
-        trainer,
-        max_length,
-        pad_id,
-        len(train_indices),
-        resumed,
-        started,
-        step_seconds,
-    )
+            on_step(step, value, run.total_steps)
+    return _finish(run, resumed, started, step_seconds)
 
 
 def _load_classifier(transformers: Any, model_dir: Path, label_names: tuple[str, ...]) -> Any:
@@ -340,19 +387,19 @@ def _load_or_make_split(config: TrainConfig, data: LabelledData) -> Split:
 
 
 def _finish(
-    config: TrainConfig,
-    data: LabelledData,
-    split: Split,
-    tokenizer: Any,
-    model: torch.nn.Module,
-    trainer: ResilientTrainer,
-    max_length: int,
-    pad_id: int,
-    train_samples: int,
+    run: FineTuning,
     resumed: int,
     started: float,
     step_seconds: list[float],
 ) -> TrainResult:
+    config, data, split, tokenizer, model = (
+        run.config,
+        run.data,
+        run.split,
+        run.tokenizer,
+        run.model,
+    )
+    max_length, pad_id, trainer = run.max_length, run.pad_id, run.trainer
     validation = data.subset(split.validation)
     test = data.subset(split.test)
     accuracy_validation = accuracy(
@@ -370,7 +417,7 @@ def _finish(
         label_names=data.label_names,
         accuracy_validation=accuracy_validation,
         accuracy_test=accuracy_test,
-        train_samples=train_samples,
+        train_samples=len(run.train_indices),
         test_samples=len(test),
         steps=trainer.progress.global_step,
         max_length=max_length,
@@ -387,7 +434,7 @@ def _finish(
         "accuracy_validation": accuracy_validation,
         "accuracy_test": accuracy_test,
         "test_samples": len(test),
-        "train_samples": train_samples,
+        "train_samples": len(run.train_indices),
         "steps": result.steps,
         "max_length": max_length,
         "config": {k: str(v) for k, v in dataclasses.asdict(config).items()},
