@@ -4,16 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= .mlcost-demo
-TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench lock clean
 
-# torch goes in first and pinned (the CPU build); an unpinned torch pulls a CUDA build of several GB.
-$(STAMP): pyproject.toml
+# torch goes in first, pinned to the CPU build by constraints.txt (an unpinned torch pulls a CUDA
+# build of several GB); then everything else at the exact versions of constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==$(TORCH_VERSION)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt torch
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -32,6 +32,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lock: $(STAMP)
+	{ head -n 2 constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^mlcost'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .mypy_cache .ruff_cache .pytest_cache
