@@ -269,6 +269,9 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
     Raises TrainError for bad data, model or settings, before any training.
     """
     transformers = require("transformers", extra="train", purpose="mlcost train")
+    # mlcost prints its own progress and report; transformers' load reports and bars are noise here.
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
     model_dir = resolve_model_dir(config.model)
     data = load_data(
         config.data,
