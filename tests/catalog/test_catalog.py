@@ -142,3 +142,16 @@ def test_price_book_has_sources_for_every_price() -> None:
         assert item.source
     gcp = [c for c in book.commitments if c.provider == "gcp" and "n2" in c.families]
     assert sorted((c.term_years, c.discount_fraction) for c in gcp) == [(1, 0.37), (3, 0.55)]
+
+
+def test_offer_is_the_exact_type_and_require_offer_names_the_region() -> None:
+    from mlcost.core import CatalogError
+
+    catalog = load_shipped()
+    offer = catalog.offer("n1-standard-4", region="us-central1")
+    assert offer is not None and not offer.has_accelerator  # not the host + T4 composition
+    assert catalog.offer("c6i.large", region="mars-1") is None
+    with pytest.raises(
+        CatalogError, match="c6i.large is not in the catalog for mars-1; check mlcost catalog list"
+    ):
+        catalog.require_offer("c6i.large", region="mars-1")

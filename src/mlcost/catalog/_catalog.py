@@ -100,6 +100,26 @@ class Catalog:
             and (provider is None or offer.provider == provider)
         ]
 
+    def offer(
+        self, instance_type: str, *, region: str, provider: str | None = None
+    ) -> Offer | None:
+        """The offer of exactly this instance type in ``region`` (no GCP host + GPU composition), or None."""
+        for offer in self.find(instance_type, region=region, provider=provider):
+            if offer.instance_type == instance_type.strip():
+                return offer
+        return None
+
+    def require_offer(
+        self, instance_type: str, *, region: str, provider: str | None = None
+    ) -> Offer:
+        """Like ``offer``; raises CatalogError naming the region when there is none."""
+        offer = self.offer(instance_type, region=region, provider=provider)
+        if offer is None:
+            raise CatalogError(
+                f"{instance_type} is not in the catalog for {region}; check mlcost catalog list --region {region}"
+            )
+        return offer
+
     def commitments_for(self, offer: Offer) -> list[Commitment]:
         """Savings plans / committed-use discounts that apply to ``offer``, best first."""
         matching = [c for c in self.prices.commitments if c.applies_to(offer)]

@@ -347,13 +347,7 @@ def set_override(
     with open_store(home) as store:
         from mlcost.catalog import load_catalog
 
-        matches = load_catalog(store).find(instance_type, region=region, provider=provider)
-        exact = [o for o in matches if o.instance_type == instance_type]
-        if not exact:
-            raise UsageError(
-                f"{instance_type} is not in the catalog for {region}; check mlcost catalog list --region {region}"
-            )
-        offer = exact[0]
+        offer = load_catalog(store).require_offer(instance_type, region=region, provider=provider)
         effective_od = on_demand or offer.on_demand_usd_per_hour * (1 - (discount_pct or 0) / 100)
         if spot is not None and spot >= effective_od:
             raise UsageError(

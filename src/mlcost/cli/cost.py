@@ -16,7 +16,7 @@ from mlcost.cli._context import (
     table,
     usd,
 )
-from mlcost.core import Offer, UsageError
+from mlcost.core import UsageError
 from mlcost.cost import (
     HOURS_PER_MONTH,
     CaseStudy,
@@ -42,15 +42,6 @@ HoursPerMonthOption = Annotated[
         min=0.1, help=f"Hours billed per month (default {HOURS_PER_MONTH:g} = 8,760 h / 12)."
     ),
 ]
-
-
-def _offer(home_catalog_offers: list[Offer], instance_type: str, region: str) -> Offer:
-    exact = [o for o in home_catalog_offers if o.instance_type == instance_type]
-    if not exact:
-        raise UsageError(
-            f"{instance_type} is not in the catalog for {region}; see mlcost catalog list --region {region}"
-        )
-    return exact[0]
 
 
 @app.command("case-study")
@@ -192,7 +183,7 @@ def monthly(
 ) -> None:
     """Monthly cost of an instance under each pricing model: on-demand, spot, commitments."""
     catalog = current_catalog(home)
-    offer = _offer(catalog.find(instance_type, region=region), instance_type, region)
+    offer = catalog.require_offer(instance_type, region=region)
     billed_hours = hours or HOURS_PER_MONTH
     options = pricing_options(offer, catalog)
     if as_json:
@@ -254,7 +245,7 @@ def per_1k(
         raise UsageError("give exactly one of --usd-per-hour or --instance")
     basis = "given"
     if instance is not None:
-        offer = _offer(current_catalog(home).find(instance, region=region), instance, region)
+        offer = current_catalog(home).require_offer(instance, region=region)
         usd_per_hour = offer.spot_usd_per_hour if spot else offer.on_demand_usd_per_hour
         if usd_per_hour is None:
             raise UsageError(f"{instance} has no spot price in {region}; drop --spot")
@@ -300,7 +291,7 @@ def breakeven(
 ) -> None:
     """Requests per month below which serverless beats a dedicated instance."""
     catalog = current_catalog(home)
-    offer = _offer(catalog.find(instance, region=region), instance, region)
+    offer = catalog.require_offer(instance, region=region)
     hourly = offer.spot_usd_per_hour if spot else offer.on_demand_usd_per_hour
     if hourly is None:
         raise UsageError(f"{instance} has no spot price in {region}; drop --spot")

@@ -109,12 +109,7 @@ def train(
         catalog = current_catalog(home)
         machine = machine_price(catalog, instance_type, region, is_spot=spot)
         if bucket is None and spot:
-            offer = next(
-                o
-                for o in catalog.find(instance_type, region=region)
-                if o.instance_type == instance_type
-            )
-            bucket = offer.interruption_bucket
+            bucket = catalog.require_offer(instance_type, region=region).interruption_bucket
     rate = interruptions_per_hour(bucket) if bucket else 0.0
     config = TrainConfig(
         out_dir=out,

@@ -166,12 +166,9 @@ class PriceCheck:
 def _catalog_price(
     catalog: Catalog, instance_type: str, region: str, pricing: str
 ) -> tuple[float | None, str]:
-    offers = [
-        o for o in catalog.find(instance_type, region=region) if o.instance_type == instance_type
-    ]
-    if not offers:
+    offer = catalog.offer(instance_type, region=region)
+    if offer is None:
         return None, f"{instance_type} is not in the catalog for {region}"
-    offer = offers[0]
     price = offer.on_demand_usd_per_hour if pricing == "on-demand" else offer.spot_usd_per_hour
     if price is None:
         return None, f"the catalog has no {pricing} price for {instance_type} in {region}"

@@ -57,15 +57,11 @@ class MachinePrice:
 def machine_price(
     catalog: Catalog, instance_type: str, region: str, *, is_spot: bool
 ) -> MachinePrice:
-    """The catalog price of the machine the run says it runs on. Raises TrainError when unknown."""
-    offers = [
-        o for o in catalog.find(instance_type, region=region) if o.instance_type == instance_type
-    ]
-    if not offers:
-        raise TrainError(
-            f"{instance_type} is not in the catalog for {region}; check mlcost catalog list --region {region}"
-        )
-    offer = offers[0]
+    """The catalog price of the machine the run says it runs on.
+
+    Raises CatalogError for an unknown machine, TrainError when it has no spot price.
+    """
+    offer = catalog.require_offer(instance_type, region=region)
     price = offer.spot_usd_per_hour if is_spot else offer.on_demand_usd_per_hour
     if price is None:
         raise TrainError(f"{instance_type} has no spot price in {region}; drop --spot")
