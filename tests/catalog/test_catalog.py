@@ -152,6 +152,7 @@ def test_offer_is_the_exact_type_and_require_offer_names_the_region() -> None:
     assert offer is not None and not offer.has_accelerator  # not the host + T4 composition
     assert catalog.offer("c6i.large", region="mars-1") is None
     with pytest.raises(
-        CatalogError, match=r"c6i\.large is not in the catalog for mars-1; check mlcost catalog list"
+        CatalogError,
+        match=r"c6i\.large is not in the catalog for mars-1; check mlcost catalog list",
     ):
         catalog.require_offer("c6i.large", region="mars-1")
