@@ -10,6 +10,7 @@ from mlcost.core._atomic import write_bytes_atomic, write_text_atomic
 from mlcost.core._errors import (
     CatalogError,
     CatalogImportError,
+    CompressError,
     CostError,
     MissingDependencyError,
     MlcostError,
@@ -32,6 +33,7 @@ from mlcost.core._values import (
     StoragePrice,
     TrainRun,
     TransferPrice,
+    Variant,
 )
 from mlcost.core._workspace import Workspace
 
@@ -42,6 +44,7 @@ __all__ = [
     "CatalogError",
     "CatalogImportError",
     "Commitment",
+    "CompressError",
     "CostError",
     "ImportRecord",
     "MissingDependencyError",
@@ -58,6 +61,7 @@ __all__ = [
     "TrainRun",
     "TransferPrice",
     "UsageError",
+    "Variant",
     "Workspace",
     "require",
     "write_bytes_atomic",

@@ -7,7 +7,8 @@
     ├── CatalogError             a price catalog file or row is invalid
     │   └── CatalogImportError   an imported price file is malformed (nothing was written)
     ├── CostError                cost arithmetic got impossible inputs
-    └── TrainError               training data, model or checkpoints are unusable
+    ├── TrainError               training data, model or checkpoints are unusable
+    └── CompressError            a model cannot be exported, optimized or quantized
 
 Each message says what failed, why, and what to do about it.
 """
@@ -45,3 +46,7 @@ class CostError(MlcostError):
 
 class TrainError(MlcostError):
     """Training cannot run: bad data or model, unreachable or unusable checkpoint storage."""
+
+
+class CompressError(MlcostError):
+    """A model cannot be exported, optimized or quantized, or a variant disagrees with its parent."""

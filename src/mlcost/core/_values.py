@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 Pricing = Literal["on-demand", "spot", "savings-1y", "savings-3y"]
 PriceOrigin = Literal["shipped", "imported", "override"]
@@ -168,3 +168,22 @@ class TrainRun:
     energy_kwh: float | None = None
     co2_kg: float | None = None
     accuracy_test: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One model artifact that can serve predictions, and how it was made from its parent.
+
+    ``recipe`` holds the exact settings of the method (JSON-able), so the
+    variant can be rebuilt and its numbers explained.
+    """
+
+    name: str
+    format: Literal["torch", "onnx"]
+    precision: Literal["fp32", "fp16", "int8"]
+    method: str
+    path: str
+    size_bytes: int
+    parameter_count: int
+    parent: str | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)

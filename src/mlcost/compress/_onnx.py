@@ -1,0 +1,105 @@
+"""Torch -> ONNX export with a numerical check, ONNX Runtime graph fusions, dynamic INT8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlcost.compress._cpu import Int8Settings
+from mlcost.core import CompressError, require
+
+# Logits of an exported model may differ from eager PyTorch by float rounding only.
+EXPORT_TOLERANCE = 1e-4
+INPUT_NAMES = ("input_ids", "attention_mask")
+
+
+def _sample_batch(tokenizer: Any) -> dict[str, Any]:
+    texts = ["a short one", "a somewhat longer sentence to check the dynamic sequence axis works"]
+    return dict(tokenizer(texts, return_tensors="pt", padding=True))
+
+
+def export_onnx(model_dir: Path, out_path: Path, *, opset: int = 17) -> float:
+    """Export a HF sequence classifier with dynamic batch and sequence axes; returns max |diff|.
+
+    The exported graph is run on a batch of two texts of different lengths
+    and compared with PyTorch. Raises CompressError when export fails or the
+    outputs differ by more than EXPORT_TOLERANCE.
+    """
+    torch = require("torch", extra="train", purpose="ONNX export")
+    transformers = require("transformers", extra="train", purpose="ONNX export")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    except (OSError, ValueError, KeyError) as exc:
+        raise CompressError(
+            f"cannot load a sequence classifier and tokenizer from {model_dir}: {exc}"
+        ) from exc
+    batch = _sample_batch(tokenizer)
+    inputs = tuple(batch[name] for name in INPUT_NAMES)
+    axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES} | {"logits": {0: "batch"}}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.onnx.export(
+            model,
+            inputs,
+            str(out_path),
+            input_names=list(INPUT_NAMES),
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
+    except Exception as exc:  # the exporter raises many types; all mean "cannot export"
+        raise CompressError(f"cannot export {model_dir} to ONNX: {exc}") from exc
+    with torch.no_grad():
+        expected = model(*inputs).logits.numpy()
+    diff = float(
+        np.abs(run_onnx(out_path, {n: batch[n].numpy() for n in INPUT_NAMES}) - expected).max()
+    )
+    if diff > EXPORT_TOLERANCE:
+        raise CompressError(
+            f"the ONNX export of {model_dir} differs from PyTorch by {diff:.2e} (> {EXPORT_TOLERANCE:g})"
+        )
+    return diff
+
+
+def run_onnx(path: Path, feeds: dict[str, np.ndarray], *, threads: int = 1) -> np.ndarray:
+    """Logits of an ONNX model on the CPU execution provider."""
+    ort = require("onnxruntime", extra="compress", purpose="running ONNX models")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    result: np.ndarray = session.run(["logits"], feeds)[0]
+    return result
+
+
+def optimize_transformer(
+    in_path: Path, out_path: Path, *, num_heads: int, hidden_size: int
+) -> None:
+    """ONNX Runtime's transformer fusions (attention, layer norm, GELU) for a BERT-style graph."""
+    optimizer = require(
+        "onnxruntime.transformers.optimizer", extra="compress", purpose="graph optimization"
+    )
+    optimized = optimizer.optimize_model(
+        str(in_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size
+    )
+    optimized.save_model_to_file(str(out_path))
+
+
+def quantize_dynamic_int8(in_path: Path, out_path: Path, settings: Int8Settings) -> None:
+    """Dynamic INT8: weights quantized ahead of time, activations per batch at run time."""
+    quantization = require(
+        "onnxruntime.quantization", extra="compress", purpose="INT8 quantization"
+    )
+    onnx = require("onnx", extra="compress", purpose="INT8 quantization")
+    quantization.quantize_dynamic(
+        str(in_path),
+        str(out_path),
+        weight_type=quantization.QuantType.QInt8,
+        per_channel=settings.per_channel,
+        reduce_range=settings.reduce_range,
+        # Fused com.microsoft ops carry no inferred types; their tensors are float.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
