@@ -156,3 +156,16 @@ def test_offer_is_the_exact_type_and_require_offer_names_the_region() -> None:
         match=r"c6i\.large is not in the catalog for mars-1; check mlcost catalog list",
     ):
         catalog.require_offer("c6i.large", region="mars-1")
+
+
+def test_require_price_gives_spot_or_on_demand_and_names_a_missing_spot_price() -> None:
+    from mlcost.core import CatalogError
+
+    catalog = load_shipped()
+    offer, price = catalog.require_price("c6i.large", region="us-east-1", is_spot=True)
+    assert price == offer.spot_usd_per_hour == 0.0364
+    assert catalog.require_price("c6i.large", region="us-east-1", is_spot=False)[1] == 0.085
+    with pytest.raises(
+        CatalogError, match=r"m7g\.large has no spot price in us-east-1; drop --spot"
+    ):
+        catalog.require_price("m7g.large", region="us-east-1", is_spot=True)

@@ -54,7 +54,7 @@ class OfferQuery:
     has_accelerator: bool | None = None
 
     def matches(self, offer: Offer) -> bool:
-        price = offer.spot_usd_per_hour if self.is_spot else offer.on_demand_usd_per_hour
+        price = offer.usd_per_hour(is_spot=self.is_spot)
         checks = (
             self.provider is None or offer.provider == self.provider.lower(),
             self.region is None or offer.region == self.region,
@@ -82,7 +82,7 @@ class Catalog:
         """Offers that match ``query``, cheapest first (by spot price when it asks for spot)."""
 
         def price(offer: Offer) -> float:
-            value = offer.spot_usd_per_hour if query.is_spot else offer.on_demand_usd_per_hour
+            value = offer.usd_per_hour(is_spot=query.is_spot)
             return value if value is not None else float("inf")
 
         return sorted((o for o in self.offers if query.matches(o)), key=lambda o: (price(o), o.key))
@@ -119,6 +119,16 @@ class Catalog:
                 f"{instance_type} is not in the catalog for {region}; check mlcost catalog list --region {region}"
             )
         return offer
+
+    def require_price(
+        self, instance_type: str, *, region: str, is_spot: bool
+    ) -> tuple[Offer, float]:
+        """The offer and its spot or on-demand price; CatalogError when either is missing."""
+        offer = self.require_offer(instance_type, region=region)
+        price = offer.usd_per_hour(is_spot=is_spot)
+        if price is None:
+            raise CatalogError(f"{instance_type} has no spot price in {region}; drop --spot")
+        return offer, price
 
     def commitments_for(self, offer: Offer) -> list[Commitment]:
         """Savings plans / committed-use discounts that apply to ``offer``, best first."""

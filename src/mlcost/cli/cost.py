@@ -245,10 +245,7 @@ def per_1k(
         raise UsageError("give exactly one of --usd-per-hour or --instance")
     basis = "given"
     if instance is not None:
-        offer = current_catalog(home).require_offer(instance, region=region)
-        usd_per_hour = offer.spot_usd_per_hour if spot else offer.on_demand_usd_per_hour
-        if usd_per_hour is None:
-            raise UsageError(f"{instance} has no spot price in {region}; drop --spot")
+        _, usd_per_hour = current_catalog(home).require_price(instance, region=region, is_spot=spot)
         basis = f"catalog {'spot' if spot else 'on-demand'} price of {instance} in {region}"
     assert usd_per_hour is not None
     value = usd_per_1k_predictions(
@@ -291,10 +288,7 @@ def breakeven(
 ) -> None:
     """Requests per month below which serverless beats a dedicated instance."""
     catalog = current_catalog(home)
-    offer = catalog.require_offer(instance, region=region)
-    hourly = offer.spot_usd_per_hour if spot else offer.on_demand_usd_per_hour
-    if hourly is None:
-        raise UsageError(f"{instance} has no spot price in {region}; drop --spot")
+    offer, hourly = catalog.require_price(instance, region=region, is_spot=spot)
     dedicated = hourly * count * (hours or HOURS_PER_MONTH)
     call = ServerlessCall(memory_gb=memory_gb, duration_ms=duration_ms, vcpus=vcpus)
     results = [

@@ -52,6 +52,10 @@ class Offer:
     def has_accelerator(self) -> bool:
         return self.accelerator_count > 0
 
+    def usd_per_hour(self, *, is_spot: bool) -> float | None:
+        """The spot or the on-demand price; None for spot where there is no spot price."""
+        return self.spot_usd_per_hour if is_spot else self.on_demand_usd_per_hour
+
     @property
     def spot_discount_fraction(self) -> float | None:
         """Share of the on-demand price that spot saves (0.62 = 62 % off), or None."""

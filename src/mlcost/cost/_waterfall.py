@@ -169,7 +169,7 @@ def _catalog_price(
     offer = catalog.offer(instance_type, region=region)
     if offer is None:
         return None, f"{instance_type} is not in the catalog for {region}"
-    price = offer.on_demand_usd_per_hour if pricing == "on-demand" else offer.spot_usd_per_hour
+    price = offer.usd_per_hour(is_spot=pricing == "spot")
     if price is None:
         return None, f"the catalog has no {pricing} price for {instance_type} in {region}"
     return price, f"{offer.origin}: {offer.source}"

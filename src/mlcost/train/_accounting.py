@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from mlcost.catalog import Catalog
-from mlcost.core import TrainError, require
+from mlcost.core import require
 
 # Where a cloud region's electricity comes from, for codecarbon's country grid
 # intensity (codecarbon's own cloud table covers only GCP regions).
@@ -59,12 +59,9 @@ def machine_price(
 ) -> MachinePrice:
     """The catalog price of the machine the run says it runs on.
 
-    Raises CatalogError for an unknown machine, TrainError when it has no spot price.
+    Raises CatalogError for an unknown machine or a missing spot price.
     """
-    offer = catalog.require_offer(instance_type, region=region)
-    price = offer.spot_usd_per_hour if is_spot else offer.on_demand_usd_per_hour
-    if price is None:
-        raise TrainError(f"{instance_type} has no spot price in {region}; drop --spot")
+    offer, price = catalog.require_price(instance_type, region=region, is_spot=is_spot)
     return MachinePrice(
         instance_type,
         region,
