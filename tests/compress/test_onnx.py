@@ -17,10 +17,10 @@ from mlcost.compress import (
     int8_settings,
     optimize_transformer,
     quantize_dynamic_int8,
-    read_cpu_features,
     run_onnx,
 )
 from mlcost.core import CompressError
+from mlcost.runtime import read_cpu_features
 
 VNNI_CPU = (
     "model name\t: Intel(R) Xeon(R) Platinum 8375C\nflags\t\t: fpu avx2 avx512f avx512_vnni\n"

@@ -6,7 +6,7 @@ Output: Variant artifacts: onnx-fp32 (exported, verified, fused) and int8-dynami
 
 from __future__ import annotations
 
-from mlcost.compress._cpu import CpuFeatures, Int8Settings, int8_settings, read_cpu_features
+from mlcost.compress._cpu import Int8Settings, int8_settings
 from mlcost.compress._onnx import (
     EXPORT_TOLERANCE,
     export_onnx,
@@ -17,12 +17,10 @@ from mlcost.compress._onnx import (
 
 __all__ = [
     "EXPORT_TOLERANCE",
-    "CpuFeatures",
     "Int8Settings",
     "export_onnx",
     "int8_settings",
     "optimize_transformer",
     "quantize_dynamic_int8",
-    "read_cpu_features",
     "run_onnx",
 ]
