@@ -10,7 +10,7 @@ import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import catalog, cost, train
+from mlcost.cli import catalog, compress, cost, train
 from mlcost.cli._context import HomeOption, err_console, workspace
 from mlcost.core import MlcostError
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(cost.app, name="cost")
 app.add_typer(train.app)
+app.add_typer(compress.app)
+app.add_typer(compress.variants_app, name="variants")
 
 EXIT_ERROR = 2
 
@@ -53,8 +55,9 @@ def root(
 
 @app.command("demo")
 def demo(home: HomeOption = None) -> None:
-    """Run the main job end to end on the built-in demo: train the teacher (cached), then the case study."""
+    """Run the main job end to end on the built-in demo: train the teacher (cached), compress, case study."""
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
+    compress.compress(home=home)
     cost.case_study(home=home)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from mlcost.compress._cpu import Int8Settings
 from mlcost.core import CompressError, require
+from mlcost.runtime import load_classifier
 
 # Logits of an exported model may differ from eager PyTorch by float rounding only.
 EXPORT_TOLERANCE = 1e-4
@@ -31,7 +32,9 @@ def export_onnx(model_dir: Path, out_path: Path, *, opset: int = 17) -> float:
     transformers = require("transformers", extra="train", purpose="ONNX export")
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+        # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime fuses into its
+        # Attention kernel; the SDPA graph of transformers' default is left unfused.
+        model = load_classifier(model_dir, attn_implementation="eager").eval()
     except (OSError, ValueError, KeyError) as exc:
         raise CompressError(
             f"cannot load a sequence classifier and tokenizer from {model_dir}: {exc}"
@@ -78,14 +81,47 @@ def run_onnx(path: Path, feeds: dict[str, np.ndarray], *, threads: int = 1) -> n
 def optimize_transformer(
     in_path: Path, out_path: Path, *, num_heads: int, hidden_size: int
 ) -> None:
-    """ONNX Runtime's transformer fusions (attention, layer norm, GELU) for a BERT-style graph."""
+    """ONNX Runtime's transformer fusions (attention, layer norm, GELU) for a BERT-style graph.
+
+    ``num_heads`` and ``hidden_size`` are the model config's. A pruned model
+    keeps the head size (hidden_size // num_heads) but has fewer heads in some
+    layers, which the graph does not state (transformers reshapes with -1), so
+    each fused Attention node gets the head count its weights hold. Raises
+    CompressError if a fused node's width is not a whole number of heads.
+    """
     optimizer = require(
         "onnxruntime.transformers.optimizer", extra="compress", purpose="graph optimization"
     )
     optimized = optimizer.optimize_model(
         str(in_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size
     )
+    if num_heads > 0 and hidden_size > 0:
+        _set_head_counts(optimized.model, hidden_size // num_heads, in_path)
     optimized.save_model_to_file(str(out_path))
+
+
+def _set_head_counts(model: Any, head_size: int, source: Path) -> None:
+    """Set num_heads of each fused Attention node to its query width / ``head_size``."""
+    shapes = {initializer.name: list(initializer.dims) for initializer in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "Attention":
+            continue
+        attributes = {attribute.name: attribute for attribute in node.attribute}
+        if "qkv_hidden_sizes" in attributes:
+            width = int(attributes["qkv_hidden_sizes"].ints[0])
+        elif len(shapes.get(node.input[1], [])) == 2:
+            width = shapes[node.input[1]][1] // 3  # Q, K and V weights side by side
+        else:
+            raise CompressError(
+                f"cannot tell how many heads the fused attention {node.name} of {source} has;"
+                " optimize with num_heads=0 and hidden_size=0 to skip attention fusion"
+            )
+        if width % head_size:
+            raise CompressError(
+                f"the fused attention {node.name} of {source} is {width} wide, not a multiple of"
+                f" the head size {head_size}; pass the model config's num_heads and hidden_size"
+            )
+        attributes["num_heads"].i = width // head_size
 
 
 def quantize_dynamic_int8(in_path: Path, out_path: Path, settings: Int8Settings) -> None:

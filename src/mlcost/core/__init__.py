@@ -7,6 +7,7 @@ Output: Offer and the other price values, MlcostError and its tree, Workspace, S
 from __future__ import annotations
 
 from mlcost.core._atomic import write_bytes_atomic, write_text_atomic
+from mlcost.core._codec import from_jsonable, to_jsonable
 from mlcost.core._errors import (
     CatalogError,
     CatalogImportError,
@@ -14,21 +15,25 @@ from mlcost.core._errors import (
     CostError,
     MissingDependencyError,
     MlcostError,
+    ProfileError,
     StoreError,
     TrainError,
     UsageError,
 )
 from mlcost.core._lazy import require
-from mlcost.core._store import ImportRecord, Store
+from mlcost.core._store import ImportRecord, Store, hardware_key
 from mlcost.core._values import (
     ARCHES,
     INTERRUPTION_BUCKETS,
     PROVIDERS,
+    Basis,
     Commitment,
+    Hardware,
     Offer,
     PriceOrigin,
     PriceOverride,
     Pricing,
+    Profile,
     ServerlessPrice,
     StoragePrice,
     TrainRun,
@@ -41,11 +46,13 @@ __all__ = [
     "ARCHES",
     "INTERRUPTION_BUCKETS",
     "PROVIDERS",
+    "Basis",
     "CatalogError",
     "CatalogImportError",
     "Commitment",
     "CompressError",
     "CostError",
+    "Hardware",
     "ImportRecord",
     "MissingDependencyError",
     "MlcostError",
@@ -53,6 +60,8 @@ __all__ = [
     "PriceOrigin",
     "PriceOverride",
     "Pricing",
+    "Profile",
+    "ProfileError",
     "ServerlessPrice",
     "StoragePrice",
     "Store",
@@ -63,7 +72,10 @@ __all__ = [
     "UsageError",
     "Variant",
     "Workspace",
+    "from_jsonable",
+    "hardware_key",
     "require",
+    "to_jsonable",
     "write_bytes_atomic",
     "write_text_atomic",
 ]

@@ -8,7 +8,8 @@
     │   └── CatalogImportError   an imported price file is malformed (nothing was written)
     ├── CostError                cost arithmetic got impossible inputs
     ├── TrainError               training data, model or checkpoints are unusable
-    └── CompressError            a model cannot be exported, optimized or quantized
+    ├── CompressError            a model cannot be exported, optimized or quantized
+    └── ProfileError             a variant cannot be measured, or a profile file is invalid
 
 Each message says what failed, why, and what to do about it.
 """
@@ -50,3 +51,7 @@ class TrainError(MlcostError):
 
 class CompressError(MlcostError):
     """A model cannot be exported, optimized or quantized, or a variant disagrees with its parent."""
+
+
+class ProfileError(MlcostError):
+    """A variant cannot be measured, or an imported profile is invalid."""

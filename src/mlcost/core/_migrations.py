@@ -109,6 +109,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX train_run_run_dir ON train_run (run_dir)",
         ),
     ),
+    Migration(
+        3,
+        (
+            # The value's fields as JSON in ``data``; the columns are what queries filter on.
+            """CREATE TABLE variant (
+                name TEXT PRIMARY KEY,
+                parent TEXT,
+                method TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            """CREATE TABLE profile (
+                id {id_pk},
+                variant TEXT NOT NULL,
+                hardware_key TEXT NOT NULL,
+                basis TEXT NOT NULL,
+                measured_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX profile_variant ON profile (variant)",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

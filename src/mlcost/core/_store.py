@@ -6,6 +6,8 @@ transaction, so a failure leaves the store as it was.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import sqlite3
@@ -23,9 +25,10 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from mlcost.core import _migrations
+from mlcost.core._codec import from_jsonable, to_jsonable
 from mlcost.core._errors import StoreError
 from mlcost.core._lazy import require
-from mlcost.core._values import Offer, PriceOverride, TrainRun
+from mlcost.core._values import Hardware, Offer, PriceOverride, Profile, TrainRun, Variant
 from mlcost.core._workspace import DB_URL_ENV
 
 _URL_HINT = f"set {DB_URL_ENV} to sqlite:///path/mlcost.db or postgresql://user@host/db"
@@ -102,6 +105,25 @@ _train_runs = sa.Table(
         )
         for name in _TRAIN_RUN_FIELDS
     ),
+)
+_variants = sa.Table(
+    "variant",
+    _metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("parent", sa.Text),
+    sa.Column("method", sa.Text),
+    sa.Column("created_at", sa.Text),
+    sa.Column("data", sa.Text),
+)
+_profiles = sa.Table(
+    "profile",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("variant", sa.Text),
+    sa.Column("hardware_key", sa.Text),
+    sa.Column("basis", sa.Text),
+    sa.Column("measured_at", sa.Text),
+    sa.Column("data", sa.Text),
 )
 
 
@@ -246,6 +268,45 @@ class Store:
             for row in rows
         ]
 
+    def save_variant(self, variant: Variant) -> None:
+        """Store ``variant``, replacing one of the same name. Raises StoreError."""
+        row = {
+            "name": variant.name,
+            "parent": variant.parent,
+            "method": variant.method,
+            "created_at": datetime.now(UTC).isoformat(),
+            "data": json.dumps(to_jsonable(variant), sort_keys=True),
+        }
+        with self._write() as conn:
+            _upsert(conn, _variants, [row])
+
+    def variants(self) -> list[Variant]:
+        """Every stored variant, in the order they were first made. Raises StoreError."""
+        query = sa.select(_variants.c.data).order_by(_variants.c.created_at, _variants.c.name)
+        with self._read() as conn:
+            return [_decode(Variant, data) for data in conn.execute(query).scalars()]
+
+    def record_profile(self, profile: Profile) -> int:
+        """Store one profile (profiles are kept, never replaced); returns its id. Raises StoreError."""
+        row = {
+            "variant": profile.variant,
+            "hardware_key": hardware_key(profile.hardware),
+            "basis": profile.basis,
+            "measured_at": profile.measured_at.isoformat(),
+            "data": json.dumps(to_jsonable(profile), sort_keys=True),
+        }
+        with self._write() as conn:
+            key = conn.execute(sa.insert(_profiles).values(row)).inserted_primary_key
+        return int(key[0]) if key is not None else 0
+
+    def profiles(self, variant: str | None = None) -> list[Profile]:
+        """Profiles, oldest first; only those of ``variant`` when given. Raises StoreError."""
+        query = sa.select(_profiles.c.data).order_by(_profiles.c.id)
+        if variant is not None:
+            query = query.where(_profiles.c.variant == variant)
+        with self._read() as conn:
+            return [_decode(Profile, data) for data in conn.execute(query).scalars()]
+
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
         """A connection for reading; StoreError on database failures."""
@@ -263,6 +324,28 @@ class Store:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(f"the store at {self._where} is closed; open it again")
+
+
+def hardware_key(hardware: Hardware) -> str:
+    """A short, stable id of a machine kind: the same CPU, cores, threads and GPU give the same key."""
+    parts = (
+        hardware.cpu_model,
+        hardware.machine,
+        str(hardware.physical_cores),
+        str(hardware.threads_allowed),
+        str(hardware.gpu),
+    )
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def _decode(cls: type[Any], data: str) -> Any:
+    """A stored value from its JSON. Raises StoreError when the row does not validate."""
+    try:
+        return from_jsonable(cls, json.loads(data))
+    except ValueError as exc:
+        raise StoreError(
+            f"a stored {cls.__name__} does not read back ({exc}); was it edited by hand?"
+        ) from exc
 
 
 def redact_url(url: str) -> str:

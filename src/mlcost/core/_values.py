@@ -191,3 +191,80 @@ class Variant:
     parameter_count: int
     parent: str | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
+
+
+Basis = Literal["measured", "estimated"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    """The machine a Profile was measured (or estimated) on.
+
+    ``cpu_flags`` keeps only the instruction-set features inference kernels
+    use (AVX2, AVX-512, VNNI, AMX, Arm dot product, ...). ``threads_allowed``
+    is what the cgroup CPU quota and affinity leave to a process.
+    """
+
+    cpu_model: str
+    machine: str
+    cpu_flags: tuple[str, ...]
+    logical_cpus: int
+    physical_cores: int
+    threads_allowed: int
+    memory_gib: float
+    gpu: str | None = None
+    gpu_memory_gib: float | None = None
+
+    @property
+    def label(self) -> str:
+        """One line for tables: CPU (cores) and GPU."""
+        text = f"{self.cpu_model} ({self.physical_cores} cores, {self.threads_allowed} threads)"
+        return f"{text} + {self.gpu}" if self.gpu else text
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One measurement of a Variant on one machine (or an estimate, with its method).
+
+    Latency is per request at batch 1 over the real length distribution of the
+    user's test split; ``latency_spread`` is (max - min) / median of the p50
+    over repeated rounds. Throughput is at ``batch_size``, the best of the
+    batch sizes tried (``throughput_by_batch``), with length-bucketed dynamic
+    padding. Accuracy is on the held-out test split with a 95 % bootstrap
+    interval; ``agreement`` and ``mcnemar_p`` compare predictions with the
+    baseline's, row by row. ``peak_memory_mib`` is the peak resident memory of
+    the whole process serving the variant; ``model_memory_mib`` what loading
+    and running the model added to it. ``method`` says how an estimate was
+    made; ``variant_key`` is the build of the variant that was measured and
+    ``data`` names the rows (source and digest), so a stale profile is seen.
+    """
+
+    variant: str
+    hardware: Hardware
+    basis: Basis
+    provider: str
+    threads: int
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+    latency_spread: float
+    latency_samples: int
+    tokens_mean: float
+    batch_size: int
+    throughput_per_s: float
+    throughput_by_batch: dict[int, float]
+    accuracy: float | None
+    accuracy_ci_low: float | None
+    accuracy_ci_high: float | None
+    agreement: float | None
+    mcnemar_p: float | None
+    test_samples: int
+    peak_memory_mib: float
+    model_memory_mib: float
+    load_s: float
+    size_bytes: int
+    versions: dict[str, str]
+    measured_at: datetime
+    method: str = ""
+    variant_key: str = ""
+    data: str = ""

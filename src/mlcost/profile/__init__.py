@@ -6,4 +6,36 @@ Output: Profiles (latency, throughput, memory, accuracy with confidence, hardwar
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from mlcost.profile._measure import Measurement, MeasureSettings, measure, measure_here
+from mlcost.profile._profile import (
+    HeldOutRows,
+    Measured,
+    artifact_bytes,
+    profile_variant,
+)
+from mlcost.profile._recommend import Verdict, recommend
+from mlcost.profile._stats import (
+    Accuracy,
+    PairedComparison,
+    accuracy_with_ci,
+    compare_with_baseline,
+    mcnemar_exact_p,
+)
+
+__all__ = [
+    "Accuracy",
+    "HeldOutRows",
+    "MeasureSettings",
+    "Measured",
+    "Measurement",
+    "PairedComparison",
+    "Verdict",
+    "accuracy_with_ci",
+    "artifact_bytes",
+    "compare_with_baseline",
+    "mcnemar_exact_p",
+    "measure",
+    "measure_here",
+    "profile_variant",
+    "recommend",
+]

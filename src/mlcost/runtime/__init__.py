@@ -6,7 +6,43 @@ Output: logits and predictions; the machine's CPU features and the threads its c
 
 from __future__ import annotations
 
-from mlcost.runtime._hardware import CpuFeatures, read_cpu_features
-from mlcost.runtime._structure import load_classifier
+from mlcost.runtime._hardware import CpuFeatures, read_cpu_features, read_hardware, threads_allowed
+from mlcost.runtime._session import (
+    ONNX_FILE,
+    OnnxSession,
+    Session,
+    TorchSession,
+    length_batches,
+    load_tokenizer,
+    open_session,
+    pad,
+    predict_logits,
+    tokenize,
+)
+from mlcost.runtime._structure import (
+    encoder_layers,
+    load_classifier,
+    parameter_count,
+    record_structure,
+)
 
-__all__ = ["CpuFeatures", "load_classifier", "read_cpu_features"]
+__all__ = [
+    "ONNX_FILE",
+    "CpuFeatures",
+    "OnnxSession",
+    "Session",
+    "TorchSession",
+    "encoder_layers",
+    "length_batches",
+    "load_classifier",
+    "load_tokenizer",
+    "open_session",
+    "pad",
+    "parameter_count",
+    "predict_logits",
+    "read_cpu_features",
+    "read_hardware",
+    "record_structure",
+    "threads_allowed",
+    "tokenize",
+]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from mlcost.core import Hardware
 
 _CPUINFO = Path("/proc/cpuinfo")
 
@@ -47,3 +52,103 @@ def read_cpu_features(cpuinfo: str | None = None) -> CpuFeatures:
         elif key in ("flags", "features") and not flags:
             flags = frozenset(value.split())
     return CpuFeatures(model or "unknown", platform.machine(), flags)
+
+
+# Flags that decide which inference kernels run; the rest of /proc/cpuinfo's list is noise here.
+_KERNEL_FLAGS = (
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "sve",
+    "i8mm",
+    "bf16",
+)
+
+
+def threads_allowed(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may use: its affinity, capped by the cgroup CPU quota (v2 or v1), >= 1."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.floor(quota)))
+    return max(1, cpus)
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    """The CPU quota in CPUs (cpu.max, or cfs_quota_us / cfs_period_us); None when unlimited."""
+    try:
+        v2 = root / "cpu.max"
+        if v2.is_file():
+            quota, _, period = v2.read_text().strip().partition(" ")
+            return None if quota == "max" else int(quota) / int(period or 100_000)
+        v1 = root / "cpu" / "cpu.cfs_quota_us"
+        if v1.is_file():
+            quota_us = int(v1.read_text())
+            period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+            return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _physical_cores(cpuinfo: str, logical: int) -> int:
+    """Distinct (physical id, core id) pairs; the logical count where /proc/cpuinfo lacks them."""
+    cores, physical = set(), "0"
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            physical = value.strip()
+        elif key == "core id":
+            cores.add((physical, value.strip()))
+    return len(cores) or logical
+
+
+def _memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
+def read_hardware(cpuinfo: str | None = None) -> Hardware:
+    """This machine's fingerprint: CPU model, kernel-relevant flags, cores, threads, memory, GPU."""
+    text = cpuinfo if cpuinfo is not None else (_CPUINFO.read_text() if _CPUINFO.exists() else "")
+    cpu = read_cpu_features(text)
+    logical = os.cpu_count() or 1
+    gpu, gpu_memory = _cuda_gpu()
+    return Hardware(
+        cpu_model=cpu.model,
+        machine=cpu.machine,
+        cpu_flags=tuple(flag for flag in _KERNEL_FLAGS if flag in cpu.flags),
+        logical_cpus=logical,
+        physical_cores=_physical_cores(text, logical),
+        threads_allowed=threads_allowed(),
+        memory_gib=_memory_gib(),
+        gpu=gpu,
+        gpu_memory_gib=gpu_memory,
+    )
+
+
+def _cuda_gpu() -> tuple[str | None, float | None]:
+    """The first CUDA GPU's name and memory, through torch when it is already imported."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None, None
+    props = torch.cuda.get_device_properties(0)
+    return str(props.name), round(props.total_memory / 1024**3, 1)

@@ -28,11 +28,13 @@ if TYPE_CHECKING:
         read_labelled,
         split_indices,
     )
+    from mlcost.train._distill import Distillation, distillation_from, teacher_logits
     from mlcost.train._engine import Preempted, ResilientTrainer, Step
     from mlcost.train._finetune import (
         CrossEntropy,
         FineTuning,
         Loss,
+        LossFactory,
         TrainConfig,
         TrainResult,
         collate,
@@ -54,6 +56,10 @@ if TYPE_CHECKING:
     from mlcost.train._storage import CheckpointInfo, CheckpointStorage, ShardDigest
 
 _HOME = {
+    "Distillation": "mlcost.train._distill",
+    "distillation_from": "mlcost.train._distill",
+    "teacher_logits": "mlcost.train._distill",
+    "LossFactory": "mlcost.train._finetune",
     "BUILTIN_DATA": "mlcost.train._data",
     "BUILTIN_MODEL": "mlcost.train._data",
     "CarbonMeter": "mlcost.train._accounting",
@@ -117,10 +123,12 @@ __all__ = [
     "CheckpointSchedule",
     "CheckpointStorage",
     "CrossEntropy",
+    "Distillation",
     "FineTuning",
     "Footprint",
     "LabelledData",
     "Loss",
+    "LossFactory",
     "MachinePrice",
     "Preempted",
     "PreemptionNotice",
@@ -136,6 +144,7 @@ __all__ = [
     "builtin_sentiment",
     "collate",
     "country_for_region",
+    "distillation_from",
     "epoch_batches",
     "epoch_order",
     "fit_max_length",
@@ -148,5 +157,6 @@ __all__ = [
     "resolve_model_dir",
     "run_training",
     "split_indices",
+    "teacher_logits",
     "young_daly_interval_s",
 ]

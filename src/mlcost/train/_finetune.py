@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from mlcost.core import TrainError, require, write_text_atomic
+from mlcost.runtime import load_classifier
 from mlcost.train._data import (
     BUILTIN_MODEL,
     LabelledData,
@@ -293,7 +294,7 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
     train_texts = [data.texts[i] for i in train_indices]
     max_length = config.max_length or fit_max_length(tokenizer, train_texts)
     torch.manual_seed(config.seed)  # the classifier head's initial weights
-    model = _load_classifier(transformers, model_dir, data.label_names)
+    model = _load_classifier(model_dir, data.label_names)
     _freeze(model, config.freeze_layers)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -332,10 +333,13 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
     )
 
 
+LossFactory = Callable[["FineTuning"], Loss]
+
+
 def run_training(
     config: TrainConfig,
     *,
-    loss: Loss | None = None,
+    make_loss: LossFactory | None = None,
     on_step: StepCallback | None = None,
     watcher: PreemptionWatcher | None = None,
 ) -> TrainResult:
@@ -344,13 +348,15 @@ def run_training(
     Re-running with the same config after a kill resumes from the newest
     checkpoint that verifies. Raises TrainError for bad data, model or
     settings (before any training), and Preempted on a preemption notice.
+    ``make_loss`` builds the loss from the prepared run (distillation needs
+    its tokenized rows for the teacher's logits); cross-entropy by default.
     """
     started = time.perf_counter()
     run = prepare(config, watcher=watcher)
+    loss_fn = make_loss(run) if make_loss is not None else CrossEntropy()
     resumed = run.trainer.resume().global_step
     step_seconds: list[float] = []
     run.model.train()
-    loss_fn = loss or CrossEntropy()
     for step in run.trainer.steps(
         num_epochs=config.epochs, num_samples=len(run.train_indices), batch_size=config.batch_size
     ):
@@ -362,9 +368,9 @@ def run_training(
     return _finish(run, resumed, started, step_seconds)
 
 
-def _load_classifier(transformers: Any, model_dir: Path, label_names: tuple[str, ...]) -> Any:
+def _load_classifier(model_dir: Path, label_names: tuple[str, ...]) -> Any:
     try:
-        return transformers.AutoModelForSequenceClassification.from_pretrained(
+        return load_classifier(
             model_dir,
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),

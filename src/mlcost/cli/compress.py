@@ -1,0 +1,407 @@
+"""`mlcost compress`, `mlcost variants list`, `mlcost profile`: cheaper variants, measured here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlcost.cli._context import (
+    HomeOption,
+    JsonOption,
+    console,
+    err_console,
+    open_store,
+    print_json,
+    table,
+    workspace,
+)
+from mlcost.core import (
+    Profile,
+    ProfileError,
+    Store,
+    UsageError,
+    Variant,
+    from_jsonable,
+    hardware_key,
+)
+
+if TYPE_CHECKING:
+    from mlcost.compress import CompressResult, Inputs
+    from mlcost.profile import HeldOutRows, Verdict
+
+app = typer.Typer(help="Variants: build cheaper models and measure them.")
+variants_app = typer.Typer(help="Variants stored in the workspace.", no_args_is_help=True)
+
+DEMO_MODEL = "builtin:demo-teacher"
+DEMO_DATA = "builtin:sentiment"
+ALL_METHODS = "onnx,int8-dynamic,int8-static,fp16,pruned,distilled"
+
+
+@app.command("compress")
+def compress(
+    model: Annotated[
+        str,
+        typer.Option(help=f"A fine-tuned Hugging Face classifier folder, or {DEMO_MODEL}."),
+    ] = DEMO_MODEL,
+    data: Annotated[
+        str,
+        typer.Option(
+            help=f"Labelled CSV / JSONL / Parquet the model was trained on, or {DEMO_DATA}."
+        ),
+    ] = DEMO_DATA,
+    methods: Annotated[str, typer.Option(help="Comma-separated methods to build.")] = ALL_METHODS,
+    accuracy_budget_pt: Annotated[
+        float, typer.Option(min=0.0, help="Accuracy (points) a variant may lose vs the baseline.")
+    ] = 0.5,
+    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
+    label_column: Annotated[str, typer.Option(help="Column with the label.")] = "label",
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV / JSONL files.")] = "utf-8",
+    calibration: Annotated[
+        str, typer.Option(help="Static INT8 calibration: percentile or entropy.")
+    ] = "percentile",
+    student_layers: Annotated[
+        int, typer.Option(min=1, help="Encoder layers of the distilled student.")
+    ] = 3,
+    distill_samples: Annotated[
+        int, typer.Option(min=1, help="Training rows for the distillation fine-tunes.")
+    ] = 8000,
+    latency_requests: Annotated[
+        int, typer.Option(min=10, help="Single requests timed per round.")
+    ] = 200,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads per model (default: the cgroup's CPU quota).")
+    ] = None,
+    remeasure: Annotated[
+        bool, typer.Option(help="Measure again even if a profile is stored.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build, check, measure and compare every variant; recommend the fastest within the budget."""
+    from mlcost.compress import CompressConfig, DistillSettings, build_variants
+
+    if calibration not in ("percentile", "entropy"):
+        raise UsageError(f"--calibration {calibration!r}: use percentile or entropy")
+    config = CompressConfig(
+        out_dir=workspace(home).artifacts_dir / "variants",
+        methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+        accuracy_budget_pt=accuracy_budget_pt,
+        calibration=calibration,  # type: ignore[arg-type]
+        distill=DistillSettings(student_layers=student_layers, train_samples=distill_samples),
+        prune_train_samples=min(distill_samples, 4000),
+    )
+    config.validate()
+    say = (err_console if as_json else console).print
+    inputs = resolve_inputs(model, data, text_column, label_column, encoding, home)
+    say(
+        f"compressing {inputs.model_dir} on {inputs.data.source}: {len(inputs.split.test)} test rows "
+        f"from {inputs.split_origin}"
+    )
+    result = build_variants(inputs, config, log=lambda line: say(f"  {line}"))
+    with open_store(home) as store:
+        for variant in result.variants:
+            store.save_variant(variant)
+        profiles = measure_variants(
+            store, result.variants, test_rows(inputs), threads, latency_requests, remeasure, say
+        )
+    show_comparison(result, profiles, accuracy_budget_pt, as_json)
+
+
+def resolve_inputs(
+    model: str, data: str, text_column: str, label_column: str, encoding: str, home: Path | None
+) -> Inputs:
+    """Model folder and data checked against each other; the demo teacher is trained if missing."""
+    from mlcost.cli.train import ensure_demo_teacher
+    from mlcost.compress import check_inputs
+
+    if model == DEMO_MODEL:
+        teacher = workspace(home).artifacts_dir / "teacher"
+        ensure_demo_teacher(teacher, home)
+        model_dir = teacher / "model"
+    elif model.startswith("builtin:"):
+        raise UsageError(f"unknown built-in model {model!r}; use {DEMO_MODEL} or a model folder")
+    else:
+        model_dir = Path(model)
+    return check_inputs(
+        model_dir, data, text_column=text_column, label_column=label_column, encoding=encoding
+    )
+
+
+def test_rows(inputs: Inputs) -> HeldOutRows:
+    from mlcost.profile import HeldOutRows
+
+    rows = inputs.split.test
+    return HeldOutRows(
+        tuple(inputs.data.texts[i] for i in rows),
+        tuple(inputs.labels[i] for i in rows),
+        inputs.data.source,
+    )
+
+
+def measure_variants(
+    store: Store,
+    variants: Sequence[Variant],
+    rows: HeldOutRows,
+    threads: int | None,
+    latency_requests: int,
+    remeasure: bool,
+    say: Callable[[str], None],
+) -> list[Profile]:
+    """A profile per variant on these rows and this machine: stored ones reused unless stale.
+
+    ``variants`` starts with the baseline.
+    """
+    from mlcost.profile import MeasureSettings, profile_variant
+    from mlcost.runtime import read_hardware, threads_allowed
+
+    hardware = read_hardware()
+    settings = MeasureSettings(
+        threads=threads or threads_allowed(), latency_requests=latency_requests
+    )
+    machine = hardware_key(hardware)
+    cached = {
+        v.name: None if remeasure else _stored_profile(store, v, rows, machine) for v in variants
+    }
+    # A variant measured now is compared row by row with the baseline's predictions, which are
+    # not stored: the baseline is measured again whenever anything else is.
+    if any(p is None for p in cached.values()):
+        cached = {name: None if name == variants[0].name else p for name, p in cached.items()}
+    baseline_predictions: tuple[int, ...] | None = None
+    profiles = []
+    for variant in variants:
+        stored = cached[variant.name]
+        if stored is not None:
+            say(f"  {variant.name}: profile from {stored.measured_at:%Y-%m-%d %H:%M} reused")
+            profiles.append(stored)
+            continue
+        say(f"  {variant.name}: measuring ({settings.threads} threads)")
+        measured = profile_variant(
+            variant,
+            rows,
+            hardware=hardware,
+            settings=settings,
+            baseline_predictions=baseline_predictions,
+            max_length=int(variant.recipe.get("max_length", 512)),
+        )
+        if variant.parent is None:
+            baseline_predictions = measured.predictions
+        store.record_profile(measured.profile)
+        profiles.append(measured.profile)
+    return profiles
+
+
+def _stored_profile(
+    store: Store, variant: Variant, rows: HeldOutRows, machine: str
+) -> Profile | None:
+    for profile in reversed(store.profiles(variant.name)):
+        if (
+            profile.basis == "measured"
+            and profile.variant_key == variant.recipe.get("key")
+            and profile.data == rows.key
+            and hardware_key(profile.hardware) == machine
+        ):
+            return profile
+    return None
+
+
+def show_comparison(
+    result: CompressResult, profiles: Sequence[Profile], budget_pt: float, as_json: bool
+) -> None:
+    from mlcost.core import to_jsonable
+    from mlcost.profile import recommend
+
+    verdicts = recommend(profiles, baseline="baseline", budget_pt=budget_pt)
+    if as_json:
+        print_json(
+            {
+                "variants": [to_jsonable(v) for v in result.variants],
+                "profiles": [to_jsonable(p) for p in profiles],
+                "verdicts": [to_jsonable(v) for v in verdicts],
+                "skipped": [to_jsonable(s) for s in result.skipped],
+            }
+        )
+        return
+    console.print(comparison_table(result.variants, profiles, verdicts, budget_pt))
+    for skipped in result.skipped:
+        console.print(f"[yellow]{skipped.method}: skipped[/] - {skipped.reason}")
+    best = next(v for v in verdicts if v.is_recommended)
+    console.print(f"[bold green]recommended: {best.variant}[/] - {best.reason}")
+
+
+def comparison_table(
+    variants: Sequence[Variant],
+    profiles: Sequence[Profile],
+    verdicts: Sequence[Verdict],
+    budget_pt: float,
+) -> object:
+    by_name = {v.name: v for v in variants}
+    base = profiles[0]
+    rows = []
+    for profile, verdict in zip(profiles, verdicts, strict=True):
+        variant = by_name[profile.variant]
+        rows.append(
+            [
+                ("* " if verdict.is_recommended else "") + profile.variant,
+                variant.method,
+                f"{profile.size_bytes / 1e6:.1f}",
+                f"{profile.latency_ms_p50:.2f} / {profile.latency_ms_p95:.2f} / {profile.latency_ms_p99:.2f}",
+                f"{base.latency_ms_p50 / profile.latency_ms_p50:.1f}x",
+                f"{profile.throughput_per_s:,.0f} @{profile.batch_size}",
+                f"{profile.peak_memory_mib:,.0f}",
+                f"{(profile.accuracy or 0):.2%} [{(profile.accuracy_ci_low or 0):.1%}, {(profile.accuracy_ci_high or 0):.1%}]",
+                f"{-verdict.drop_pt:+.2f}",
+                f"{profile.mcnemar_p:.2g}" if profile.mcnemar_p is not None else "-",
+                verdict.reason,
+            ]
+        )
+    return table(
+        f"Variants, measured on {base.hardware.label}",
+        [
+            "variant",
+            "method",
+            "#MB",
+            "#p50/p95/p99 ms (batch 1)",
+            "#speed-up",
+            "#rows/s @batch",
+            "#peak MiB",
+            "#test accuracy [95% CI]",
+            "#Δ pt",
+            "#McNemar p",
+            "verdict",
+        ],
+        rows,
+        caption=(
+            f"All figures measured here ({base.threads} threads, {base.test_samples} held-out rows, "
+            f"mean {base.tokens_mean:.0f} tokens); Δ pt vs baseline, budget {budget_pt:g} pt; "
+            "peak MiB is the whole serving process."
+        ),
+    )
+
+
+@variants_app.command("list")
+def variants_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Every variant built in this workspace, with its parent and recipe."""
+    from mlcost.core import to_jsonable
+
+    with open_store(home) as store:
+        variants = store.variants()
+        latest = {v.name: next(reversed(store.profiles(v.name)), None) for v in variants}
+    if as_json:
+        print_json([to_jsonable(v) for v in variants])
+        return
+    rows = [
+        [
+            v.name,
+            v.parent or "-",
+            v.method,
+            f"{v.format}/{v.precision}",
+            f"{v.size_bytes / 1e6:.1f}",
+            f"{v.parameter_count / 1e6:.1f}",
+            f"{p.latency_ms_p50:.2f}" if (p := latest[v.name]) else "-",
+            f"{p.accuracy:.2%}" if p and p.accuracy is not None else "-",
+            v.path,
+        ]
+        for v in variants
+    ]
+    console.print(
+        table(
+            "Variants",
+            [
+                "variant",
+                "parent",
+                "method",
+                "format",
+                "#MB",
+                "#M params",
+                "#p50 ms",
+                "#accuracy",
+                "path",
+            ],
+            rows,
+            caption="p50 and accuracy: the latest profile (measured) of each variant.",
+        )
+    )
+
+
+@app.command("profile")
+def profile(
+    target: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Variant names to measure again (default: all), or: import FILE... to add "
+            "profiles measured on other machines (JSON, one profile or a list, in mlcost's schema)."
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="The model whose split gives the test rows.")
+    ] = DEMO_MODEL,
+    data: Annotated[str, typer.Option(help="The data the variants were built from.")] = DEMO_DATA,
+    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
+    label_column: Annotated[str, typer.Option(help="Column with the label.")] = "label",
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV / JSONL files.")] = "utf-8",
+    accuracy_budget_pt: Annotated[float, typer.Option(min=0.0)] = 0.5,
+    latency_requests: Annotated[int, typer.Option(min=10)] = 200,
+    threads: Annotated[int | None, typer.Option(min=1)] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure variants again on this machine and compare them, or import profiles from elsewhere."""
+    from mlcost.compress import CompressResult
+
+    names = list(target or [])
+    if names[:1] == ["import"]:
+        import_profiles([Path(n) for n in names[1:]], home)
+        return
+    with open_store(home) as store:
+        stored = store.variants()
+        unknown = [n for n in names if n not in {v.name for v in stored}]
+        if unknown:
+            raise UsageError(
+                f"no variant named {unknown[0]!r}; see mlcost variants list, or build them with mlcost compress"
+            )
+        chosen = [v for v in stored if v.parent is None or not names or v.name in names]
+        if not chosen:
+            raise UsageError("no variants stored yet; build them with mlcost compress")
+        inputs = resolve_inputs(model, data, text_column, label_column, encoding, home)
+        say = (err_console if as_json else console).print
+        profiles = measure_variants(
+            store, chosen, test_rows(inputs), threads, latency_requests, True, say
+        )
+    show_comparison(CompressResult(tuple(chosen), ()), profiles, accuracy_budget_pt, as_json)
+
+
+def import_profiles(files: Sequence[Path], home: Path | None) -> None:
+    """Validate every file first, then store them all: a bad file imports nothing."""
+    if not files:
+        raise UsageError("mlcost profile import needs at least one FILE")
+    loaded: list[Profile] = []
+    for file in files:
+        try:
+            raw = json.loads(file.read_text())
+        except OSError as exc:
+            raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise ProfileError(
+                f"{file}: not JSON ({exc}); export profiles with mlcost compress --json"
+            ) from exc
+        items = (
+            raw
+            if isinstance(raw, list)
+            else raw.get("profiles", [raw])
+            if isinstance(raw, dict)
+            else [raw]
+        )
+        for number, item in enumerate(items, start=1):
+            try:
+                loaded.append(from_jsonable(Profile, item))
+            except ValueError as exc:
+                raise ProfileError(f"{file}: profile {number}: {exc}") from exc
+    with open_store(home) as store:
+        for p in loaded:
+            store.record_profile(p)
+    for p in loaded:
+        console.print(f"imported {p.basis} profile of {p.variant} on {p.hardware.label}")

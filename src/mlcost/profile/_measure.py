@@ -1,0 +1,135 @@
+"""Measure one Variant on this machine, in a fresh process so memory and load time are its own.
+
+Latency: single requests (batch 1) drawn from the user's test split, so the
+real length distribution is timed, not a padded maximum; a warm-up first,
+then several rounds in shuffled order. Throughput: the same kind of rows in
+length-sorted batches with dynamic padding, for each batch size tried. Then
+every test row is predicted for accuracy.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import resource
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from mlcost.core import Variant
+from mlcost.runtime import length_batches, open_session, pad, predict_logits
+
+_PAGE_MIB = resource.getpagesize() / 2**20
+_VERSIONED = ("mlcost", "onnxruntime", "onnxruntime-gpu", "torch", "transformers", "numpy")
+
+
+@dataclass(frozen=True, slots=True)
+class MeasureSettings:
+    """How hard to measure: more requests and rounds give steadier percentiles, slower."""
+
+    threads: int
+    latency_requests: int = 200
+    rounds: int = 3
+    warmup_requests: int = 10
+    throughput_rows: int = 256
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What one measuring process saw; ``predictions`` are in the order of the rows given."""
+
+    provider: str
+    predictions: tuple[int, ...]
+    latencies_ms: tuple[float, ...]
+    round_p50_ms: tuple[float, ...]
+    throughput_by_batch: dict[int, float]
+    load_s: float
+    peak_memory_mib: float
+    model_memory_mib: float
+    versions: dict[str, str]
+
+
+def measure(
+    variant: Variant, token_ids: Sequence[Sequence[int]], pad_id: int, settings: MeasureSettings
+) -> Measurement:
+    """Measure ``variant`` on ``token_ids`` in a fresh spawned process (see the module doc).
+
+    Raises OSError/ValueError (from loading) and RuntimeError (from running)
+    as the child raised them.
+    """
+    context = multiprocessing.get_context("spawn")
+    rows = [list(ids) for ids in token_ids]
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(measure_here, variant, rows, pad_id, settings).result()
+
+
+def _rss_mib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE_MIB
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def measure_here(
+    variant: Variant, token_ids: Sequence[Sequence[int]], pad_id: int, settings: MeasureSettings
+) -> Measurement:
+    """``measure`` in this process (peak memory then includes whatever this process holds)."""
+    rng = random.Random(settings.seed)
+    before_mib = _rss_mib()
+    started = time.perf_counter()
+    session = open_session(variant, threads=settings.threads, device=settings.device)
+    session.logits(*pad([token_ids[0]], pad_id))  # first run allocates; part of being ready
+    load_s = time.perf_counter() - started
+    sample = rng.sample(range(len(token_ids)), min(settings.latency_requests, len(token_ids)))
+    for index in sample[: settings.warmup_requests]:
+        session.logits(*pad([token_ids[index]], pad_id))
+    latencies: list[float] = []
+    round_p50: list[float] = []
+    for _ in range(settings.rounds):
+        rng.shuffle(sample)
+        this_round = []
+        for index in sample:
+            feeds = pad([token_ids[index]], pad_id)
+            start = time.perf_counter()
+            session.logits(*feeds)
+            this_round.append((time.perf_counter() - start) * 1000)
+        latencies += this_round
+        round_p50.append(float(np.percentile(this_round, 50)))
+    rows = rng.sample(range(len(token_ids)), min(settings.throughput_rows, len(token_ids)))
+    subset = [token_ids[i] for i in rows]
+    throughput = {}
+    for batch_size in settings.batch_sizes:
+        batches = [pad([subset[i] for i in b], pad_id) for b in length_batches(subset, batch_size)]
+        session.logits(*batches[len(batches) // 2])
+        start = time.perf_counter()
+        for feeds in batches:
+            session.logits(*feeds)
+        throughput[batch_size] = len(subset) / (time.perf_counter() - start)
+    predictions = predict_logits(session, token_ids, pad_id).argmax(axis=1)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return Measurement(
+        provider=session.provider,
+        predictions=tuple(int(p) for p in predictions),
+        latencies_ms=tuple(latencies),
+        round_p50_ms=tuple(round_p50),
+        throughput_by_batch=throughput,
+        load_s=load_s,
+        peak_memory_mib=peak_mib,
+        model_memory_mib=max(0.0, peak_mib - before_mib),
+        versions=_versions(),
+    )

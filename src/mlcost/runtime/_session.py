@@ -1,0 +1,145 @@
+"""Run a Variant: one interface over PyTorch eager and ONNX Runtime, token ids in, logits out.
+
+A variant's artifact is a folder: a Hugging Face model folder for ``torch``,
+or ``model.onnx`` beside the tokenizer and config for ``onnx``. Requests are
+padded per batch to their own longest sequence (dynamic padding), never to a
+fixed maximum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlcost.core import Variant, require
+from mlcost.runtime._structure import load_classifier
+
+ONNX_FILE = "model.onnx"
+TokenIds = Sequence[Sequence[int]]
+
+
+class Session(Protocol):
+    """A loaded variant, ready to turn padded token ids into logits."""
+
+    provider: str
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class TorchSession:
+    """PyTorch eager on the CPU (or CUDA when ``device`` says so)."""
+
+    model: Any
+    device: str = "cpu"
+    provider: str = "torch"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        torch = require("torch", extra="train", purpose="running a PyTorch variant")
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(attention_mask).to(self.device),
+            ).logits
+        result: np.ndarray = out.float().cpu().numpy()
+        return result
+
+
+@dataclass
+class OnnxSession:
+    """An ONNX Runtime session; feeds only the inputs the graph declares."""
+
+    session: Any
+    provider: str
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        names = [i.name for i in self.session.get_inputs()]
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        result: np.ndarray = self.session.run(None, {n: feeds[n] for n in names})[0]
+        return result.astype(np.float32, copy=False)
+
+
+def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Session:
+    """Load ``variant`` for inference with ``threads`` intra-op threads.
+
+    Raises OSError/ValueError when the artifact is missing or unreadable
+    (callers word the error for their stage).
+    """
+    path = Path(variant.path)
+    if variant.format == "torch":
+        torch = require("torch", extra="train", purpose="running a PyTorch variant")
+        torch.set_num_threads(threads)
+        transformers = require("transformers", extra="train", purpose="running a PyTorch variant")
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        model = load_classifier(path).eval().to(device)
+        if variant.precision == "fp16":
+            model = model.half()
+        return TorchSession(model, device, "torch-cuda" if device.startswith("cuda") else "torch")
+    ort = require("onnxruntime", extra="compress", purpose="running an ONNX variant")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    providers = (
+        ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        if device.startswith("cuda")
+        else ["CPUExecutionProvider"]
+    )
+    file = path / ONNX_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist")
+    session = ort.InferenceSession(str(file), options, providers=providers)
+    return OnnxSession(session, session.get_providers()[0])
+
+
+def load_tokenizer(variant: Variant) -> Any:
+    """The tokenizer saved with the variant (its folder, or the folder of its ONNX file)."""
+    transformers = require("transformers", extra="train", purpose="tokenizing requests")
+    path = Path(variant.path)
+    folder = path if path.is_dir() else path.parent
+    with contextlib.redirect_stderr(None):
+        return transformers.AutoTokenizer.from_pretrained(folder)
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], *, max_length: int = 512) -> list[list[int]]:
+    """Token ids of each text, truncated to ``max_length``, unpadded."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length, padding=False)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def pad(token_ids: TokenIds, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(input_ids, attention_mask) padded to the longest sequence in this batch."""
+    longest = max(len(ids) for ids in token_ids)
+    input_ids = np.full((len(token_ids), longest), pad_id, dtype=np.int64)
+    mask = np.zeros((len(token_ids), longest), dtype=np.int64)
+    for row, ids in enumerate(token_ids):
+        input_ids[row, : len(ids)] = ids
+        mask[row, : len(ids)] = 1
+    return input_ids, mask
+
+
+def length_batches(token_ids: TokenIds, batch_size: int) -> list[list[int]]:
+    """Row indices grouped into batches of similar length (sorted by length), so padding is small."""
+    order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def predict_logits(
+    session: Session, token_ids: TokenIds, pad_id: int, *, batch_size: int = 64
+) -> np.ndarray:
+    """Logits for every row (in the given order), computed in length-bucketed batches."""
+    out: np.ndarray | None = None
+    for rows in length_batches(token_ids, batch_size):
+        logits = session.logits(*pad([token_ids[i] for i in rows], pad_id))
+        if out is None:
+            out = np.zeros((len(token_ids), logits.shape[1]), dtype=np.float32)
+        out[rows] = logits
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)

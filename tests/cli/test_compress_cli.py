@@ -1,0 +1,149 @@
+"""`mlcost compress`, `variants list` and `profile` as a user runs them, on a tiny trained BERT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from tiny_model import build_tiny_bert, write_sentiment_csv
+
+from mlcost.train import TrainConfig, run_training
+
+pytestmark = pytest.mark.slow
+MLCOST = str(Path(sys.executable).with_name("mlcost"))
+FAST = ["--methods", "onnx,int8-dynamic", "--latency-requests", "10"]
+
+
+def run(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLCOST_DB_URL", "MLCOST_DEBUG")}
+    env["MLCOST_HOME"] = str(home)
+    result = subprocess.run(
+        [MLCOST, *args], capture_output=True, text=True, env=env, check=False, timeout=300
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    root = tmp_path_factory.mktemp("tiny")
+    data = write_sentiment_csv(root / "data.csv", rows=240)
+    result = run_training(
+        TrainConfig(
+            out_dir=root / "run",
+            model=str(build_tiny_bert(root / "init")),
+            data=str(data),
+            epochs=6,
+            batch_size=16,
+            learning_rate=3e-3,
+            checkpoint_every="50",
+        )
+    )
+    return str(result.model_dir), str(data)
+
+
+@pytest.fixture(scope="module")
+def compressed(
+    tiny: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict]:  # type: ignore[type-arg]
+    home = tmp_path_factory.mktemp("ws")
+    out = run("compress", "--model", tiny[0], "--data", tiny[1], *FAST, "--json", home=home)
+    return home, json.loads(out.stdout)
+
+
+def test_compress_json_has_variants_measured_profiles_and_one_recommendation(
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    _, report = compressed
+    assert [v["name"] for v in report["variants"]] == ["baseline", "onnx-fp32", "int8-dynamic"]
+    assert all(p["basis"] == "measured" for p in report["profiles"])
+    assert sum(v["is_recommended"] for v in report["verdicts"]) == 1
+    assert report["skipped"] == []
+
+
+def test_a_second_run_reuses_variants_and_profiles_and_prints_the_table(
+    tiny: tuple[str, str],
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    home, _ = compressed
+    out = run("compress", "--model", tiny[0], "--data", tiny[1], *FAST, home=home).stdout
+    assert "int8-dynamic: cached" in out and "profile from" in out
+    assert "Variants, measured on" in out and "recommended:" in out
+    listed = run("variants", "list", home=home).stdout
+    assert "int8-dynamic" in listed and "onnx-fp32" in listed
+
+
+def test_profile_measures_again(tiny: tuple[str, str], compressed: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+    home, _ = compressed
+    out = run(
+        "profile",
+        "int8-dynamic",
+        "--model",
+        tiny[0],
+        "--data",
+        tiny[1],
+        "--latency-requests",
+        "10",
+        "--json",
+        home=home,
+    ).stdout
+    profiles = json.loads(out)["profiles"]
+    assert [p["variant"] for p in profiles] == ["baseline", "int8-dynamic"]
+    bad = run("profile", "int9", home=home, check=False)
+    assert bad.returncode == 2 and "no variant named 'int9'" in bad.stderr
+
+
+def test_profile_import_takes_profiles_from_another_machine_and_refuses_bad_files(
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    home, report = compressed
+    other = dict(report["profiles"][-1])
+    other["hardware"] = {
+        **other["hardware"],
+        "cpu_model": "Intel Xeon Platinum 8488C",
+        "cpu_flags": ["avx512_vnni", "amx_int8"],
+    }
+    good = tmp_path / "c7i.json"
+    good.write_text(json.dumps([other]))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([other, {**other, "latency_ms_p99": "fast"}]))
+    result = run("profile", "import", str(bad), home=home, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "profile 2: latency_ms_p99: Input should be a valid number, unable to parse string as a number"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    out = run("profile", "import", str(good), home=home).stdout
+    assert "imported measured profile of int8-dynamic on Intel Xeon Platinum 8488C" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "missing.csv"], "missing.csv"),
+        (["--methods", "int4"], "unknown method 'int4'"),
+        (["--model", "builtin:nope"], "unknown built-in model"),
+        (["--calibration", "minmax"], "--calibration 'minmax'"),
+    ],
+)
+def test_bad_input_is_one_line_before_any_work(
+    tiny: tuple[str, str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    base = {"--model": tiny[0], "--data": tiny[1]}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    flat = [item for pair in base.items() for item in pair] + [
+        a for a in args if a not in base and a not in base.values()
+    ]
+    result = run("compress", *flat, home=tmp_path / "ws", check=False)
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "ws" / "artifacts" / "variants").exists()

@@ -1,0 +1,195 @@
+"""The whole compress + profile pipeline on a tiny BERT trained in the test."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from tiny_model import build_tiny_bert, write_sentiment_csv
+
+from mlcost.compress import (
+    CompressConfig,
+    DistillSettings,
+    PruneSettings,
+    build_variants,
+    check_inputs,
+)
+from mlcost.core import CompressError, MlcostError
+from mlcost.profile import HeldOutRows, MeasureSettings, profile_variant, recommend
+from mlcost.runtime import load_tokenizer, open_session, predict_logits, read_hardware, tokenize
+from mlcost.train import TrainConfig, run_training
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(model folder, data CSV) of a tiny BERT fine-tuned by mlcost train."""
+    root = tmp_path_factory.mktemp("teacher")
+    data = write_sentiment_csv(root / "data.csv", rows=240)
+    config = TrainConfig(
+        out_dir=root / "run",
+        model=str(build_tiny_bert(root / "init")),
+        data=str(data),
+        epochs=6,
+        batch_size=16,
+        learning_rate=3e-3,
+        checkpoint_every="50",
+    )
+    result = run_training(config)
+    assert result.accuracy_test > 0.8
+    return result.model_dir, data
+
+
+@pytest.fixture(scope="module")
+def built(teacher: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    model_dir, data = teacher
+    inputs = check_inputs(model_dir, str(data))
+    config = CompressConfig(
+        out_dir=tmp_path_factory.mktemp("variants"),
+        calibration_samples=16,
+        prune=PruneSettings(heads_keep=0.5, ffn_keep=0.5),
+        prune_train_samples=None,
+        distill=DistillSettings(student_layers=1, train_samples=None, epochs=4, learning_rate=3e-3),
+    )
+    lines: list[str] = []
+    return inputs, config, build_variants(inputs, config, log=lines.append), lines
+
+
+def test_every_variant_is_built_with_its_parent_and_recipe(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, result, _ = built
+    parents = {v.name: v.parent for v in result.variants}
+    assert parents == {
+        "baseline": None,
+        "onnx-fp32": "baseline",
+        "int8-dynamic": "onnx-fp32",
+        "int8-static": "baseline",
+        "pruned": "baseline",
+        "pruned-onnx": "pruned",
+        "pruned-int8": "pruned-onnx",
+        "distilled": "baseline",
+        "distilled-onnx": "distilled",
+        "distilled-int8": "distilled-onnx",
+    }
+    assert [s.method for s in result.skipped] == ["fp16"]
+    assert "no CUDA GPU" in result.skipped[0].reason
+    for variant in result.variants[1:]:
+        assert (Path(variant.path) / "variant.json").is_file()
+        assert variant.recipe["key"]
+    by_name = {v.name: v for v in result.variants}
+    assert by_name["int8-dynamic"].size_bytes < by_name["onnx-fp32"].size_bytes
+    assert by_name["distilled"].parameter_count < by_name["baseline"].parameter_count
+    assert by_name["pruned"].parameter_count < by_name["baseline"].parameter_count
+    assert by_name["distilled"].recipe["student_layers_from_teacher"] == [1]
+
+
+def test_each_variant_agrees_with_its_parent(built) -> None:  # type: ignore[no-untyped-def]
+    inputs, _, result, _ = built
+    by_name = {v.name: v for v in result.variants}
+    tokenizer = load_tokenizer(by_name["baseline"])
+    ids = tokenize(tokenizer, [inputs.data.texts[i] for i in inputs.split.validation])
+    logits = {
+        v.name: predict_logits(open_session(v, threads=1), ids, tokenizer.pad_token_id)
+        for v in result.variants
+    }
+    for variant in result.variants[1:]:
+        parent = logits[str(variant.parent)]
+        child = logits[variant.name]
+        if variant.method == "onnx-export+fusions":
+            np.testing.assert_allclose(child, parent, atol=1e-3)
+        elif variant.precision == "int8":
+            assert np.mean(child.argmax(1) == parent.argmax(1)) >= 0.9, variant.name
+        assert variant.recipe.get("vs_parent", {"agreement": 1})["agreement"] >= 0.9
+
+
+def test_a_second_run_reuses_every_variant(built) -> None:  # type: ignore[no-untyped-def]
+    inputs, config, result, _ = built
+    lines: list[str] = []
+    again = build_variants(inputs, config, log=lines.append)
+    assert again.variants == result.variants
+    assert all(line.endswith(": cached") for line in lines if ":" in line and "note" not in line)
+
+
+def test_profiles_measure_and_compare_with_the_baseline(built) -> None:  # type: ignore[no-untyped-def]
+    inputs, _, result, _ = built
+    rows = HeldOutRows(
+        tuple(inputs.data.texts[i] for i in inputs.split.test),
+        tuple(inputs.labels[i] for i in inputs.split.test),
+        "tiny",
+    )
+    settings = MeasureSettings(threads=1, latency_requests=20, rounds=2, throughput_rows=24)
+    by_name = {v.name: v for v in result.variants}
+    base = profile_variant(by_name["baseline"], rows, hardware=read_hardware(), settings=settings)
+    int8 = profile_variant(
+        by_name["int8-dynamic"],
+        rows,
+        hardware=read_hardware(),
+        settings=settings,
+        baseline_predictions=base.predictions,
+    )
+    p = int8.profile
+    assert p.basis == "measured" and p.provider == "CPUExecutionProvider"
+    assert 0 < p.latency_ms_p50 <= p.latency_ms_p95 <= p.latency_ms_p99
+    assert p.latency_samples == 40 and set(p.throughput_by_batch) == {1, 8, 32}
+    assert p.accuracy_ci_low <= p.accuracy <= p.accuracy_ci_high  # type: ignore[operator]
+    assert p.peak_memory_mib > p.model_memory_mib > 0
+    assert p.size_bytes == by_name["int8-dynamic"].size_bytes
+    assert p.versions["onnxruntime"]
+    assert int8.comparison is not None
+    assert p.agreement == pytest.approx(np.mean(np.equal(int8.predictions, base.predictions)))
+    verdicts = recommend([base.profile, p], baseline="baseline", budget_pt=100.0)
+    assert sum(v.is_recommended for v in verdicts) == 1
+
+
+def test_a_csv_without_the_named_columns_fails_before_any_work(
+    teacher: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(MlcostError, match="sentence"):
+        check_inputs(teacher[0], str(teacher[1]), text_column="sentence")
+
+
+def test_labels_that_do_not_match_the_model_fail_before_any_work(
+    teacher: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "stars.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([["good", "five"], ["bad", "one"], ["meh", "three"]] * 10)
+    with pytest.raises(CompressError, match="predicts 2 classes"):
+        check_inputs(teacher[0], str(path))
+    two = tmp_path / "two.csv"
+    two.write_text("text,label\n" + "good,yes\nbad,no\n" * 10)
+    with pytest.raises(CompressError, match=r"do not match the labels"):
+        check_inputs(teacher[0], str(two))
+
+
+def test_a_base_model_that_is_not_a_classifier_is_refused(tmp_path: Path) -> None:
+    from transformers import BertConfig, BertModel
+
+    BertModel(
+        BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    ).save_pretrained(tmp_path)
+    with pytest.raises(CompressError, match="not a sequence classifier"):
+        check_inputs(tmp_path, "builtin:sentiment")
+    with pytest.raises(CompressError, match=r"no config\.json"):
+        check_inputs(tmp_path / "nothing", "builtin:sentiment")
+
+
+def test_unknown_methods_and_negative_budgets_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(CompressError, match="unknown method 'int4'"):
+        CompressConfig(out_dir=tmp_path, methods=("int4",)).validate()
+    with pytest.raises(CompressError, match="budget"):
+        CompressConfig(out_dir=tmp_path, accuracy_budget_pt=-1).validate()
+
+
+def test_variant_json_is_the_stored_value(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, result, _ = built
+    variant = result.variants[2]
+    assert json.loads((Path(variant.path) / "variant.json").read_text())["name"] == variant.name
