@@ -13,11 +13,13 @@ import pytest
 MLCOST = str(Path(sys.executable).with_name("mlcost"))
 
 
-def run(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, home: Path, check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("MLCOST_DB_URL", "MLCOST_DEBUG")}
     env["MLCOST_HOME"] = str(home)
     result = subprocess.run(
-        [MLCOST, *args], capture_output=True, text=True, env=env, check=False, timeout=60
+        [MLCOST, *args], capture_output=True, text=True, env=env, check=False, timeout=timeout
     )
     if check:
         assert result.returncode == 0, result.stderr
@@ -45,13 +47,32 @@ def test_case_study_json_and_what_if(home: Path) -> None:
     assert data["basis"].startswith("estimated")
 
 
-def test_demo_reuses_the_cached_teacher_and_prints_the_waterfall(home: Path) -> None:
+@pytest.mark.slow
+def test_demo_reuses_the_cached_teacher_compresses_and_prints_the_waterfall(home: Path) -> None:
+    """The demo on a planted tiny teacher (the real one takes minutes to train)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from tiny_model import build_tiny_bert, write_sentiment_csv
+
+    from mlcost.train import TrainConfig, run_training
+
     teacher = home / "artifacts" / "teacher"
-    (teacher / "model").mkdir(parents=True)
-    (teacher / "model" / "config.json").write_text("{}")
-    (teacher / "metrics.json").write_text(json.dumps({"accuracy_test": 0.8765}))
-    out = run("demo", home=home).stdout
-    assert "demo teacher: cached" in out and "87.65%" in out
+    data = write_sentiment_csv(home / "tiny.csv", rows=240)
+    run_training(
+        TrainConfig(
+            out_dir=teacher,
+            model=str(build_tiny_bert(home / "init")),
+            data=str(data),
+            epochs=6,
+            batch_size=16,
+            learning_rate=3e-3,
+            checkpoint_every="50",
+        )
+    )
+    accuracy = json.loads((teacher / "metrics.json").read_text())["accuracy_test"]
+    out = run("demo", home=home, timeout=900).stdout
+    assert "demo teacher: cached" in out and f"{accuracy:.2%}" in out
+    assert "Variants, measured on" in out and "recommended:" in out
+    assert "distilled-int8" in out and "fp16: skipped" in out
     assert "$129.60" in out
 
 
@@ -124,6 +145,9 @@ def test_every_command_has_help(home: Path) -> None:
         ["cost", "breakeven"],
         ["cost", "tco"],
         ["demo"],
+        ["compress"],
+        ["profile"],
+        ["variants", "list"],
     ]
     for command in commands:
         out = run(*command, "--help", home=home).stdout
