@@ -248,7 +248,8 @@ def comparison_table(
                 ("* " if verdict.is_recommended else "") + profile.variant,
                 variant.method,
                 f"{profile.size_bytes / 1e6:.1f}",
-                f"{profile.latency_ms_p50:.2f} / {profile.latency_ms_p95:.2f} / {profile.latency_ms_p99:.2f}",
+                f"{profile.latency_ms_p50:.2f} / {profile.latency_ms_p95:.2f} / "
+                f"{profile.latency_ms_p99:.2f} (±{profile.latency_spread / 2:.0%})",
                 f"{base.latency_ms_p50 / profile.latency_ms_p50:.1f}x",
                 f"{profile.throughput_per_s:,.0f} @{profile.batch_size}",
                 f"{profile.peak_memory_mib:,.0f}",
@@ -276,8 +277,8 @@ def comparison_table(
         rows,
         caption=(
             f"All figures measured here ({base.threads} threads, {base.test_samples} held-out rows, "
-            f"mean {base.tokens_mean:.0f} tokens); Δ pt vs baseline, budget {budget_pt:g} pt; "
-            "peak MiB is the whole serving process."
+            f"mean {base.tokens_mean:.0f} tokens); ± is half the p50 range over repeated rounds; "
+            f"Δ pt vs baseline, budget {budget_pt:g} pt; peak MiB is the whole serving process."
         ),
     )
 

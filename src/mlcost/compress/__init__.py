@@ -25,6 +25,7 @@ from mlcost.compress._pipeline import (
     student_layers,
 )
 from mlcost.compress._prune import PruneSettings, prune_classifier
+from mlcost.compress._static import StaticResult, quantize_static_int8
 
 __all__ = [
     "EXPORT_TOLERANCE",
@@ -36,6 +37,7 @@ __all__ = [
     "Int8Settings",
     "PruneSettings",
     "Skipped",
+    "StaticResult",
     "build_variants",
     "check_inputs",
     "export_onnx",
@@ -44,6 +46,7 @@ __all__ = [
     "optimize_transformer",
     "prune_classifier",
     "quantize_dynamic_int8",
+    "quantize_static_int8",
     "run_onnx",
     "student_layers",
 ]

@@ -25,6 +25,7 @@ from mlcost.compress._cpu import int8_settings
 from mlcost.compress._inputs import METHODS, Inputs
 from mlcost.compress._onnx import export_onnx, optimize_transformer, quantize_dynamic_int8
 from mlcost.compress._prune import PruneSettings, prune_classifier
+from mlcost.compress._static import quantize_static_int8
 from mlcost.core import (
     CompressError,
     Variant,
@@ -150,7 +151,7 @@ class _Builder:
                 )
                 self.variants.append(torch_variant)
                 onnx = self._onnx(torch_variant, f"{method}-onnx")
-                self.variants.append(self._int8_dynamic(onnx, f"{method}-int8"))
+                self.variants += [onnx, self._int8_dynamic(onnx, f"{method}-int8")]
         shutil.rmtree(self.scratch, ignore_errors=True)
         return CompressResult(tuple(self.variants), tuple(self.skipped))
 
@@ -222,8 +223,6 @@ class _Builder:
         }
 
         def build(folder: Path) -> dict[str, Any]:
-            from mlcost.compress._static import quantize_static_int8
-
             exported = self._exported(baseline)
             _, labels = self._validation_rows()
             reference = float(np.mean(self._predict_path(exported) == labels))

@@ -139,7 +139,7 @@ def _to_profile(
         peak_memory_mib=result.peak_memory_mib,
         model_memory_mib=result.model_memory_mib,
         load_s=result.load_s,
-        size_bytes=artifact_bytes(Path(variant.path)),
+        size_bytes=variant.size_bytes or artifact_bytes(Path(variant.path)),
         versions=result.versions,
         measured_at=datetime.now(UTC),
         variant_key=str(variant.recipe.get("key", "")),
