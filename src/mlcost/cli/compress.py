@@ -96,7 +96,7 @@ def compress(
     )
     config.validate()
     say = (err_console if as_json else console).print
-    inputs = resolve_inputs(model, data, text_column, label_column, encoding, home)
+    inputs = resolve_inputs(model, data, text_column, label_column, encoding, home, as_json)
     say(
         f"compressing {inputs.model_dir} on {inputs.data.source}: {len(inputs.split.test)} test rows "
         f"from {inputs.split_origin}"
@@ -112,7 +112,13 @@ def compress(
 
 
 def resolve_inputs(
-    model: str, data: str, text_column: str, label_column: str, encoding: str, home: Path | None
+    model: str,
+    data: str,
+    text_column: str,
+    label_column: str,
+    encoding: str,
+    home: Path | None,
+    as_json: bool = False,
 ) -> Inputs:
     """Model folder and data checked against each other; the demo teacher is trained if missing."""
     from mlcost.cli.train import ensure_demo_teacher
@@ -120,7 +126,7 @@ def resolve_inputs(
 
     if model == DEMO_MODEL:
         teacher = workspace(home).artifacts_dir / "teacher"
-        ensure_demo_teacher(teacher, home)
+        ensure_demo_teacher(teacher, home, to_stderr=as_json)
         model_dir = teacher / "model"
     elif model.startswith("builtin:"):
         raise UsageError(f"unknown built-in model {model!r}; use {DEMO_MODEL} or a model folder")
@@ -367,7 +373,7 @@ def profile(
         chosen = [v for v in stored if v.parent is None or not names or v.name in names]
         if not chosen:
             raise UsageError("no variants stored yet; build them with mlcost compress")
-        inputs = resolve_inputs(model, data, text_column, label_column, encoding, home)
+        inputs = resolve_inputs(model, data, text_column, label_column, encoding, home, as_json)
         say = (err_console if as_json else console).print
         profiles = measure_variants(
             store, chosen, test_rows(inputs), threads, latency_requests, True, say

@@ -14,6 +14,7 @@ from mlcost.cli._context import (
     JsonOption,
     console,
     current_catalog,
+    err_console,
     open_store,
     print_json,
     table,
@@ -242,12 +243,12 @@ def print_attempt(attempt: Attempt) -> None:
     console.print(table("Training run", ["", "value", "basis"], rows))
 
 
-def ensure_demo_teacher(out_dir: Path, home: Path | None) -> None:
+def ensure_demo_teacher(out_dir: Path, home: Path | None, *, to_stderr: bool = False) -> None:
     """Train the demo teacher once per workspace; later runs reuse it."""
     metrics = out_dir / "metrics.json"
     if (out_dir / "model" / "config.json").is_file() and metrics.is_file():
         accuracy = json.loads(metrics.read_text())["accuracy_test"]
-        console.print(
+        (err_console if to_stderr else console).print(
             f"demo teacher: cached at {out_dir / 'model'} (test accuracy {accuracy:.2%}, measured when trained)"
         )
         return

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,20 @@ from mlcost.runtime import load_classifier
 # Logits of an exported model may differ from eager PyTorch by float rounding only.
 EXPORT_TOLERANCE = 1e-4
 INPUT_NAMES = ("input_ids", "attention_mask")
+
+
+@contextlib.contextmanager
+def quiet_tools() -> Iterator[None]:
+    """Hide the exporter's and ORT tools' progress prints, root-logger advice and warnings."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def _sample_batch(tokenizer: Any) -> dict[str, Any]:
@@ -44,16 +63,17 @@ def export_onnx(model_dir: Path, out_path: Path, *, opset: int = 17) -> float:
     axes = {name: {0: "batch", 1: "sequence"} for name in INPUT_NAMES} | {"logits": {0: "batch"}}
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        torch.onnx.export(
-            model,
-            inputs,
-            str(out_path),
-            input_names=list(INPUT_NAMES),
-            output_names=["logits"],
-            dynamic_axes=axes,
-            opset_version=opset,
-            dynamo=False,
-        )
+        with quiet_tools():
+            torch.onnx.export(
+                model,
+                inputs,
+                str(out_path),
+                input_names=list(INPUT_NAMES),
+                output_names=["logits"],
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+            )
     except Exception as exc:  # the exporter raises many types; all mean "cannot export"
         raise CompressError(f"cannot export {model_dir} to ONNX: {exc}") from exc
     with torch.no_grad():
@@ -92,9 +112,10 @@ def optimize_transformer(
     optimizer = require(
         "onnxruntime.transformers.optimizer", extra="compress", purpose="graph optimization"
     )
-    optimized = optimizer.optimize_model(
-        str(in_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size
-    )
+    with quiet_tools():
+        optimized = optimizer.optimize_model(
+            str(in_path), model_type="bert", num_heads=num_heads, hidden_size=hidden_size
+        )
     if num_heads > 0 and hidden_size > 0:
         _set_head_counts(optimized.model, hidden_size // num_heads, in_path)
     optimized.save_model_to_file(str(out_path))
@@ -130,12 +151,13 @@ def quantize_dynamic_int8(in_path: Path, out_path: Path, settings: Int8Settings)
         "onnxruntime.quantization", extra="compress", purpose="INT8 quantization"
     )
     onnx = require("onnx", extra="compress", purpose="INT8 quantization")
-    quantization.quantize_dynamic(
-        str(in_path),
-        str(out_path),
-        weight_type=quantization.QuantType.QInt8,
-        per_channel=settings.per_channel,
-        reduce_range=settings.reduce_range,
-        # Fused com.microsoft ops carry no inferred types; their tensors are float.
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
+    with quiet_tools():
+        quantization.quantize_dynamic(
+            str(in_path),
+            str(out_path),
+            weight_type=quantization.QuantType.QInt8,
+            per_channel=settings.per_channel,
+            reduce_range=settings.reduce_range,
+            # Fused com.microsoft ops carry no inferred types; their tensors are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )

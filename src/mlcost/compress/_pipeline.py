@@ -126,6 +126,7 @@ class _Builder:
         self.scratch = config.out_dir / ".scratch"
         self.variants: list[Variant] = []
         self.skipped: list[Skipped] = []
+        self._warned = False
         self._validation: tuple[list[list[int]], np.ndarray] | None = None
         self.tokenizer = load_tokenizer(_folder_variant(inputs.model_dir))
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
@@ -192,8 +193,9 @@ class _Builder:
 
     def _int8_dynamic(self, parent: Variant, name: str) -> Variant:
         settings = int8_settings(read_cpu_features())
-        if settings.warning:
+        if settings.warning and not self._warned:
             self.log(f"note: {settings.warning}")
+            self._warned = True
         recipe = {
             "per_channel": settings.per_channel,
             "reduce_range": settings.reduce_range,
@@ -334,6 +336,7 @@ class _Builder:
             learning_rate=d.learning_rate,
             max_length=self.inputs.max_length,
             max_train_samples=samples,
+            freeze_embeddings=True,
             seed=self.config.seed,
         )
         started = time.perf_counter()
@@ -531,6 +534,7 @@ def _distill_recipe(d: DistillSettings, samples: int | None) -> dict[str, Any]:
         "epochs": d.epochs,
         "learning_rate": d.learning_rate,
         "train_samples": samples,
+        "frozen": "embeddings",
     }
 
 

@@ -18,15 +18,11 @@ only add rounding and work.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
-import logging
 import math
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mlcost.compress._cpu import Int8Settings
+from mlcost.compress._onnx import quiet_tools
 from mlcost.core import CompressError, require
 
 # Embedding Gathers are quantized for size (int8 tables, 4x smaller); only the
@@ -223,26 +220,12 @@ def _fallback_sizes(node_count: int, tries: int) -> list[int]:
     return sizes
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Hide ORT quantization's progress prints, root-logger advice and library warnings."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        root.setLevel(level)
-
-
 def _preprocess(src: Path, dst: Path) -> None:
     shape_inference = require(
         "onnxruntime.quantization.shape_inference", extra="compress", purpose="INT8 quantization"
     )
     try:
-        with _quiet():
+        with quiet_tools():
             # Without auto_merge, symbolic shape inference stops on exported BERT graphs
             # ("Incomplete symbolic shape inference").
             shape_inference.quant_pre_process(str(src), str(dst), auto_merge=True)
@@ -276,7 +259,7 @@ def _quantize(
     calibrate_method = methods.Percentile if method == "percentile" else methods.Entropy
     cache_option = {"calibration_cache_path": str(cache)} if cache is not None else {}
     try:
-        with _quiet():
+        with quiet_tools():
             quantization.quantize_static(
                 str(src),
                 str(dst),

@@ -1,7 +1,8 @@
 """Core: the values every stage passes on, errors, the workspace and its store.
 
 Input: nothing of mlcost (this package imports no other mlcost package).
-Output: Offer and the other price values, MlcostError and its tree, Workspace, Store.
+Output: Offer and the other price values, the Workload, MlcostError and its tree,
+Workspace, Store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from mlcost.core._errors import (
     CostError,
     MissingDependencyError,
     MlcostError,
+    PlanError,
     ProfileError,
     StoreError,
     TrainError,
@@ -40,10 +42,23 @@ from mlcost.core._values import (
     TransferPrice,
     Variant,
 )
+from mlcost.core._workload import (
+    DAILY_SHAPES,
+    Constraints,
+    CurrentSetup,
+    DailyShape,
+    DataLocation,
+    Provider,
+    Slo,
+    Traffic,
+    WeeklyPattern,
+    Workload,
+)
 from mlcost.core._workspace import Workspace
 
 __all__ = [
     "ARCHES",
+    "DAILY_SHAPES",
     "INTERRUPTION_BUCKETS",
     "PROVIDERS",
     "Basis",
@@ -51,26 +66,36 @@ __all__ = [
     "CatalogImportError",
     "Commitment",
     "CompressError",
+    "Constraints",
     "CostError",
+    "CurrentSetup",
+    "DailyShape",
+    "DataLocation",
     "Hardware",
     "ImportRecord",
     "MissingDependencyError",
     "MlcostError",
     "Offer",
+    "PlanError",
     "PriceOrigin",
     "PriceOverride",
     "Pricing",
     "Profile",
     "ProfileError",
+    "Provider",
     "ServerlessPrice",
+    "Slo",
     "StoragePrice",
     "Store",
     "StoreError",
+    "Traffic",
     "TrainError",
     "TrainRun",
     "TransferPrice",
     "UsageError",
     "Variant",
+    "WeeklyPattern",
+    "Workload",
     "Workspace",
     "from_jsonable",
     "hardware_key",

@@ -9,7 +9,8 @@
     ├── CostError                cost arithmetic got impossible inputs
     ├── TrainError               training data, model or checkpoints are unusable
     ├── CompressError            a model cannot be exported, optimized or quantized
-    └── ProfileError             a variant cannot be measured, or a profile file is invalid
+    ├── ProfileError             a variant cannot be measured, or a profile file is invalid
+    └── PlanError                a workload file is invalid, or no plan can meet it
 
 Each message says what failed, why, and what to do about it.
 """
@@ -55,3 +56,7 @@ class CompressError(MlcostError):
 
 class ProfileError(MlcostError):
     """A variant cannot be measured, or an imported profile is invalid."""
+
+
+class PlanError(MlcostError):
+    """A workload file or trace is invalid (the message has FILE:LINE), or no plan meets it."""

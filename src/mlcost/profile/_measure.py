@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import resource
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +23,6 @@ import numpy as np
 from mlcost.core import Variant
 from mlcost.runtime import length_batches, open_session, pad, predict_logits
 
-_PAGE_MIB = resource.getpagesize() / 2**20
 _VERSIONED = ("mlcost", "onnxruntime", "onnxruntime-gpu", "torch", "transformers", "numpy")
 
 
@@ -71,8 +69,16 @@ def measure(
         return pool.submit(measure_here, variant, rows, pad_id, settings).result()
 
 
-def _rss_mib() -> float:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE_MIB
+def _status_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process from /proc/self/status, in MiB.
+
+    Not getrusage's ru_maxrss: Linux carries that across fork and exec, so a
+    spawned child would report its parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _versions() -> dict[str, str]:
@@ -90,7 +96,7 @@ def measure_here(
 ) -> Measurement:
     """``measure`` in this process (peak memory then includes whatever this process holds)."""
     rng = random.Random(settings.seed)
-    before_mib = _rss_mib()
+    before_mib = _status_mib("VmRSS")
     started = time.perf_counter()
     session = open_session(variant, threads=settings.threads, device=settings.device)
     session.logits(*pad([token_ids[0]], pad_id))  # first run allocates; part of being ready
@@ -121,7 +127,7 @@ def measure_here(
             session.logits(*feeds)
         throughput[batch_size] = len(subset) / (time.perf_counter() - start)
     predictions = predict_logits(session, token_ids, pad_id).argmax(axis=1)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = _status_mib("VmHWM")
     return Measurement(
         provider=session.provider,
         predictions=tuple(int(p) for p in predictions),

@@ -42,19 +42,14 @@ def recommend(profiles: Sequence[Profile], *, baseline: str, budget_pt: float) -
         d = drop(p)
         if p is best:
             speedup = by_name[baseline].latency_ms_p50 / p.latency_ms_p50
-            reason = (
-                f"fastest within the {budget_pt:g}-point budget: {speedup:.1f}x the baseline's p50"
-            )
+            reason = f"fastest within the {budget_pt:g}-pt budget ({speedup:.1f}x the baseline)"
         elif d > budget_pt:
             significance = "significant" if (p.mcnemar_p or 1.0) < 0.05 else "not significant"
             reason = (
-                f"outside the accuracy budget: -{d:.2f} pt > {budget_pt:g} pt "
+                f"-{d:.2f} pt is over the {budget_pt:g}-pt budget "
                 f"(McNemar p={p.mcnemar_p:.2g}, {significance})"
             )
         else:
-            reason = (
-                f"slower: p50 {p.latency_ms_p50:.2f} ms vs {best.latency_ms_p50:.2f} ms "
-                f"({p.latency_ms_p50 / best.latency_ms_p50:.1f}x)"
-            )
+            reason = f"{p.latency_ms_p50 / best.latency_ms_p50:.1f}x slower than {best.variant}"
         verdicts.append(Verdict(p.variant, p is best, d <= budget_pt, d, reason))
     return verdicts

@@ -68,6 +68,7 @@ class TrainConfig:
     max_length: int | None = None
     max_train_samples: int | None = None
     freeze_layers: int = 0
+    freeze_embeddings: bool = False  # implied by freeze_layers > 0
     seed: int = 42
     checkpoint_every: str = "auto"
     interruptions_per_hour: float = 0.0  # 0: on-demand; auto then checkpoints at its 30-minute cap
@@ -138,6 +139,7 @@ def _fingerprint(config: TrainConfig, data: LabelledData, model_dir: Path) -> st
                 config.max_length,
                 config.max_train_samples,
                 config.freeze_layers,
+                config.freeze_embeddings,
             )
         ),
         repr((config.epochs, config.warmup_fraction, config.weight_decay)),
@@ -196,19 +198,23 @@ def accuracy(predictions: Sequence[int], labels: Sequence[int]) -> float:
     return sum(p == y for p, y in zip(predictions, labels, strict=True)) / max(1, len(labels))
 
 
-def _freeze(model: torch.nn.Module, layers: int) -> None:
-    """Freeze the embeddings and the first ``layers`` encoder layers (0 = train everything)."""
-    if layers <= 0:
+def _freeze(model: torch.nn.Module, layers: int, *, embeddings: bool = False) -> None:
+    """Freeze the embeddings and the first ``layers`` encoder layers (0 = train everything).
+
+    ``embeddings`` freezes the embeddings alone: a distillation fine-tune then
+    skips the gradient and AdamW update of the largest matrix, the vocabulary.
+    """
+    if layers <= 0 and not embeddings:
         return
     prefix = getattr(model, "base_model_prefix", None)
     base = getattr(model, str(prefix)) if prefix and hasattr(model, str(prefix)) else model
     encoder_layers = getattr(getattr(base, "encoder", None), "layer", None)
-    embeddings = getattr(base, "embeddings", None)
-    if encoder_layers is None or embeddings is None:
+    embedding_module = getattr(base, "embeddings", None)
+    if encoder_layers is None or embedding_module is None:
         raise TrainError("--freeze-layers works on BERT-style encoders only; use --freeze-layers 0")
     if layers > len(encoder_layers):
         raise TrainError(f"--freeze-layers {layers} but the model has {len(encoder_layers)} layers")
-    for module in (embeddings, *encoder_layers[:layers]):
+    for module in (embedding_module, *encoder_layers[:layers]):
         for parameter in module.parameters():
             parameter.requires_grad_(False)
 
@@ -295,7 +301,7 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
     max_length = config.max_length or fit_max_length(tokenizer, train_texts)
     torch.manual_seed(config.seed)  # the classifier head's initial weights
     model = _load_classifier(model_dir, data.label_names)
-    _freeze(model, config.freeze_layers)
+    _freeze(model, config.freeze_layers, embeddings=config.freeze_embeddings)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
