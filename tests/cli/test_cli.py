@@ -56,6 +56,7 @@ def test_demo_reuses_the_cached_teacher_compresses_and_prints_the_waterfall(home
     from mlcost.train import TrainConfig, run_training
 
     teacher = home / "artifacts" / "teacher"
+    home.mkdir(parents=True)
     data = write_sentiment_csv(home / "tiny.csv", rows=240)
     run_training(
         TrainConfig(

@@ -64,8 +64,11 @@ def compress(
         str, typer.Option(help="Static INT8 calibration: percentile or entropy.")
     ] = "percentile",
     student_layers: Annotated[
-        int, typer.Option(min=1, help="Encoder layers of the distilled student.")
-    ] = 3,
+        int | None,
+        typer.Option(
+            min=1, help="Encoder layers of the distilled student (default: half the teacher's)."
+        ),
+    ] = None,
     distill_samples: Annotated[
         int, typer.Option(min=1, help="Training rows for the distillation fine-tunes.")
     ] = 8000,

@@ -58,7 +58,7 @@ Log = Callable[[str], None]
 class DistillSettings:
     """The student and its teacher-student fine-tune (all through the resilient train engine)."""
 
-    student_layers: int = 3
+    student_layers: int | None = None  # None: half the teacher's layers
     train_samples: int | None = 8000
     epochs: int = 1
     learning_rate: float = 1e-4
@@ -298,7 +298,8 @@ class _Builder:
 
     def _distilled(self, baseline: Variant) -> Variant:
         c = self.config
-        keep = student_layers(self.inputs.num_layers, c.distill.student_layers)
+        wanted = c.distill.student_layers or max(1, self.inputs.num_layers // 2)
+        keep = student_layers(self.inputs.num_layers, wanted)
         recipe = {
             "student_layers_from_teacher": keep,
             "fine_tune": _distill_recipe(c.distill, c.distill.train_samples),

@@ -207,7 +207,13 @@ class Slo(_Part):
     def _percentile(cls, value: Any) -> Any:
         _not_bool(value)
         if isinstance(value, str) and value.lower().startswith("p"):
-            return value[1:]
+            try:
+                number = float(value[1:])
+            except ValueError:
+                raise ValueError(f"got {value!r}; give a percentile like p99 or p99.9") from None
+            if not 50 <= number < 100:
+                raise ValueError(f"got {value!r}; give a percentile from p50 to below p100")
+            return number
         return value
 
     @field_validator("accuracy_floor")
@@ -310,7 +316,7 @@ class CurrentSetup(_Part):
 class Workload(_Part):
     """What the user must serve: traffic, SLO, constraints, today's setup, over a horizon.
 
-    ``horizon_days`` (default 30, a month as providers bill it) is how long the
+    ``horizon_days`` (default 30, about a month) is how long the
     plan simulates. ``data_location`` is optional: without it no inter-region
     transfer is costed. ``current`` is optional: without it the waterfall has
     no baseline of the user's own.

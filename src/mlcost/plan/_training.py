@@ -16,10 +16,11 @@ The process that both the formulas and the Monte Carlo follow:
   interruptions is T = infinity) unless an interval is forced; hardware failures are
   not modelled.
 - Spot with fallback (needs a deadline): run on spot, and switch to on-demand for the
-  rest at the moment the slack only just covers a restore plus the rest of the work on
-  on-demand from the last checkpoint; the segment in progress is abandoned. So it meets
-  every feasible deadline; when the deadline leaves less than R of slack at the start,
-  the whole job runs on-demand. After a switch the checkpoint schedule is kept.
+  rest at the moment the slack only just covers a restore plus the work left after the
+  last checkpoint; the segment in progress is abandoned, and the rest runs without
+  checkpoints (nothing left to guard against). So it meets every deadline that
+  on-demand meets; when the deadline leaves less than R of slack at the start, the whole
+  job runs on-demand, without checkpoints.
 
 Expected values, per segment of L seconds (J. T. Daly, "A higher order estimate of the
 optimum checkpoint interval for restart dumps", FGCS 22(3), 2006, section 3: with D = 0
@@ -50,9 +51,9 @@ if TYPE_CHECKING:
     Ints = npt.NDArray[np.int64]
 
 TrainingPricing = Literal["on-demand", "spot", "spot-with-fallback"]
-PRICINGS: Final[tuple[TrainingPricing, ...]] = ("on-demand", "spot", "spot-with-fallback")
-SECONDS_PER_HOUR: Final = 3600.0
-MAX_INTERRUPTIONS_PER_RUN: Final = 100_000.0  # past this the Monte Carlo would take minutes
+_PRICINGS: Final[tuple[TrainingPricing, ...]] = ("on-demand", "spot", "spot-with-fallback")
+_SECONDS_PER_HOUR: Final = 3600.0
+_MAX_INTERRUPTIONS_PER_RUN: Final = 100_000.0  # past this the Monte Carlo would take minutes
 _MAX_EXPONENT: Final = 700.0  # math.exp overflows a float past ~709
 
 
@@ -79,17 +80,12 @@ class TrainingJob:
                 f"training job nodes must be a whole number, 1 or more, got {self.nodes!r}; "
                 "give the number of machines the job runs on"
             )
-        _check("work_hours", self.work_hours, "the job's wall time on its nodes, uninterrupted")
-        _check("checkpoint_write_s", self.checkpoint_write_s, "the seconds one write takes")
-        _check("restore_s", self.restore_s, "the seconds a restart takes", allow_zero=True)
-        _check(
-            "replacement_delay_s",
-            self.replacement_delay_s,
-            "the seconds to get a new spot node",
-            allow_zero=True,
-        )
+        _check("work_hours", self.work_hours)
+        _check("checkpoint_write_s", self.checkpoint_write_s)
+        _check("restore_s", self.restore_s, allow_zero=True)
+        _check("replacement_delay_s", self.replacement_delay_s, allow_zero=True)
         if self.deadline_hours is not None:
-            _check("deadline_hours", self.deadline_hours, "hours from start, or leave it out")
+            _check("deadline_hours", self.deadline_hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,30 +103,18 @@ class TrainingSettings:
     spot_usd_per_node_hour: float
 
     def __post_init__(self) -> None:
-        if self.pricing not in PRICINGS:
+        if self.pricing not in _PRICINGS:
             raise UsageError(
-                f"pricing {self.pricing!r} is unknown; use one of {', '.join(PRICINGS)}"
+                f"pricing {self.pricing!r} is unknown; use one of {', '.join(_PRICINGS)}"
             )
         if not self.checkpoint_interval_s > 0:  # also rejects NaN; inf means no checkpoints
             raise UsageError(
                 f"checkpoint_interval_s must be above 0, got {self.checkpoint_interval_s!r}; "
                 "leave it out to use the Young/Daly interval"
             )
-        _check(
-            "interruptions_per_node_hour",
-            self.interruptions_per_node_hour,
-            "see interruptions_per_hour(bucket)",
-            allow_zero=True,
-        )
-        _check(
-            "on_demand_usd_per_node_hour",
-            self.on_demand_usd_per_node_hour,
-            "the list price",
-            allow_zero=True,
-        )
-        _check(
-            "spot_usd_per_node_hour", self.spot_usd_per_node_hour, "the spot price", allow_zero=True
-        )
+        _check("interruptions_per_node_hour", self.interruptions_per_node_hour, allow_zero=True)
+        _check("on_demand_usd_per_node_hour", self.on_demand_usd_per_node_hour, allow_zero=True)
+        _check("spot_usd_per_node_hour", self.spot_usd_per_node_hour, allow_zero=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +224,7 @@ def simulate_training(
         raise UsageError("spot-with-fallback needs a deadline; set deadline_hours on the job")
     if settings.pricing != "on-demand":
         expected = _expected_spot(job, settings)
-        if not expected.interruptions <= MAX_INTERRUPTIONS_PER_RUN:
+        if not expected.interruptions <= _MAX_INTERRUPTIONS_PER_RUN:
             raise UsageError(
                 f"each spot run would be interrupted about {expected.interruptions:,.0f} times "
                 f"({settings.interruptions_per_node_hour:g}/node-hour on {job.nodes} nodes), too "
@@ -266,14 +250,19 @@ class _Segments:
     def full_s(self) -> float:
         return self.interval_s + self.write_s
 
-    def remaining_s(self, index: int) -> float:
-        """Seconds from checkpoint ``index`` to the end, uninterrupted (writes included)."""
-        return (self.count - 1 - index) * self.full_s + self.last_s
+    @property
+    def work_s(self) -> float:
+        return (self.count - 1) * self.interval_s + self.last_s
+
+    @property
+    def wall_s(self) -> float:
+        """Seconds from start to end, uninterrupted (writes included)."""
+        return (self.count - 1) * self.full_s + self.last_s
 
 
 def _segments(job: TrainingJob, interval_s: float) -> _Segments:
     """The segments of ``job`` checkpointed every ``interval_s`` compute seconds."""
-    work_s = job.work_hours * SECONDS_PER_HOUR
+    work_s = job.work_hours * _SECONDS_PER_HOUR
     if interval_s >= work_s:
         return _Segments(1, work_s, job.checkpoint_write_s, work_s)
     count = math.ceil(work_s / interval_s)
@@ -301,12 +290,13 @@ class _Expected:
     def times(self, count: int) -> _Expected:
         if count == 0:  # 0 * inf would be NaN
             return _Expected(0.0, 0.0, 0.0, 0.0)
-        return _Expected(
-            count * self.wall_s,
-            count * self.lost_s,
-            count * self.interruptions,
-            count * self.node_s,
+        wall_s, lost_s, interruptions, node_s = (
+            self.wall_s,
+            self.lost_s,
+            self.interruptions,
+            self.node_s,
         )
+        return _Expected(count * wall_s, count * lost_s, count * interruptions, count * node_s)
 
 
 def _expected_segment(job: TrainingJob, length_s: float, rate_per_s: float) -> _Expected:
@@ -331,7 +321,7 @@ def _expm1(x: float) -> float:
 def _expected_spot(job: TrainingJob, settings: TrainingSettings) -> _Expected:
     """Expected values of ``job`` run on spot to the end (no fallback)."""
     segments = _segments(job, settings.checkpoint_interval_s)
-    rate_per_s = settings.interruptions_per_node_hour * job.nodes / SECONDS_PER_HOUR
+    rate_per_s = settings.interruptions_per_node_hour * job.nodes / _SECONDS_PER_HOUR
     full = _expected_segment(job, segments.full_s, rate_per_s).times(segments.count - 1)
     return full + _expected_segment(job, segments.last_s, rate_per_s)
 
@@ -341,7 +331,7 @@ def _expected_option(job: TrainingJob, settings: TrainingSettings) -> TrainingOp
     segments = _segments(job, settings.checkpoint_interval_s)
     writes = f"{segments.count - 1:,} checkpoint writes"
     if settings.pricing == "on-demand":
-        wall_s = segments.remaining_s(0)
+        wall_s = segments.wall_s
         expected = _Expected(wall_s, 0.0, 0.0, job.nodes * wall_s)
         price, on_demand_node_s = settings.on_demand_usd_per_node_hour, expected.node_s
         method = f"on-demand: no interruptions; work + {writes}, all nodes billed throughout"
@@ -351,18 +341,19 @@ def _expected_option(job: TrainingJob, settings: TrainingSettings) -> TrainingOp
         rate = settings.interruptions_per_node_hour * job.nodes
         method = (
             f"Daly (2006) expected wall time, Poisson interruptions at {rate:.3g}/h on "
-            f"{job.nodes} nodes, Young/Daly interval, {writes}; replacement delay billed on n-1 nodes"
+            f"{job.nodes} nodes, checkpoint every {settings.checkpoint_interval_s:,.0f} s "
+            f"({writes}); replacement delay billed on n-1 nodes"
         )
     deadline_s = _deadline_s(job)
     meets = None if deadline_s is None else float(expected.wall_s <= deadline_s)
     return TrainingOption(
         settings=settings,
-        expected_wall_hours=expected.wall_s / SECONDS_PER_HOUR,
-        expected_lost_work_hours=expected.lost_s / SECONDS_PER_HOUR,
+        expected_wall_hours=expected.wall_s / _SECONDS_PER_HOUR,
+        expected_lost_work_hours=expected.lost_s / _SECONDS_PER_HOUR,
         expected_interruptions=expected.interruptions,
-        expected_node_hours=expected.node_s / SECONDS_PER_HOUR,
-        expected_on_demand_node_hours=on_demand_node_s / SECONDS_PER_HOUR,
-        expected_cost_usd=price * expected.node_s / SECONDS_PER_HOUR,
+        expected_node_hours=expected.node_s / _SECONDS_PER_HOUR,
+        expected_on_demand_node_hours=on_demand_node_s / _SECONDS_PER_HOUR,
+        expected_cost_usd=price * expected.node_s / _SECONDS_PER_HOUR,
         probability_meets_deadline=meets,
         fallback_probability=None,
         method=method,
@@ -400,7 +391,7 @@ class _Simulation:
         self.job, self.settings, self.runs, self.seed = job, settings, runs, seed
         self.rng = np.random.default_rng(seed)
         self.segments = _segments(job, settings.checkpoint_interval_s)
-        self.rate_per_s = settings.interruptions_per_node_hour * job.nodes / SECONDS_PER_HOUR
+        self.rate_per_s = settings.interruptions_per_node_hour * job.nodes / _SECONDS_PER_HOUR
         deadline_s = _deadline_s(job)
         self.is_fallback = settings.pricing == "spot-with-fallback"
         self.deadline_s = math.inf if deadline_s is None else deadline_s
@@ -417,11 +408,9 @@ class _Simulation:
         import numpy as np
 
         self._run()
-        hours = self.t / SECONDS_PER_HOUR
-        spot_h, on_demand_h = (
-            self.spot_node_s / SECONDS_PER_HOUR,
-            self.on_demand_node_s / SECONDS_PER_HOUR,
-        )
+        hours = self.t / _SECONDS_PER_HOUR
+        spot_h = self.spot_node_s / _SECONDS_PER_HOUR
+        on_demand_h = self.on_demand_node_s / _SECONDS_PER_HOUR
         settings = self.settings
         cost = (
             settings.spot_usd_per_node_hour * spot_h
@@ -439,7 +428,7 @@ class _Simulation:
             wall_hours_stderr=stderr,
             wall_hours_p50=float(np.quantile(hours, 0.5)),
             wall_hours_p95=float(np.quantile(hours, 0.95)),
-            lost_work_hours_mean=float(self.lost_s.mean()) / SECONDS_PER_HOUR,
+            lost_work_hours_mean=float(self.lost_s.mean()) / _SECONDS_PER_HOUR,
             interruptions_mean=float(self.interruptions.mean()),
             spot_node_hours_mean=float(spot_h.mean()),
             on_demand_node_hours_mean=float(on_demand_h.mean()),
@@ -452,11 +441,14 @@ class _Simulation:
         import numpy as np
 
         everyone = np.arange(self.runs)
-        no_slack = self.deadline_s - self.job.restore_s < self.segments.remaining_s(0)
-        if self.settings.pricing == "on-demand" or (self.is_fallback and no_slack):
-            self.t[:] = self.segments.remaining_s(0)  # on-demand from the start: no restore
+        if self.settings.pricing == "on-demand":
+            self.t[:] = self.segments.wall_s
             self.on_demand_node_s[:] = self.job.nodes * self.t
-            self.switched[:] = self.is_fallback
+            return
+        if self.is_fallback and self.deadline_s - self.job.restore_s < self.segments.work_s:
+            self.t[:] = self.segments.work_s  # on-demand from the start: no restore, no writes
+            self.on_demand_node_s[:] = self.job.nodes * self.t
+            self.switched[:] = True
             return
         computing, recovering = everyone, np.empty(0, dtype=np.int64)
         while computing.size or recovering.size:
@@ -473,10 +465,10 @@ class _Simulation:
             return np.full(size, np.inf)
         return self.rng.exponential(1.0 / self.rate_per_s, size)
 
-    def _remaining_s(self, ids: Ints) -> Floats:
-        """Uninterrupted seconds from each run's last checkpoint to the end."""
+    def _work_left_s(self, ids: Ints) -> Floats:
+        """Compute seconds from each run's last checkpoint to the end."""
         seg = self.segments
-        return (seg.count - 1 - self.index[ids]) * seg.full_s + seg.last_s
+        return (seg.count - 1 - self.index[ids]) * seg.interval_s + seg.last_s
 
     def _slack_s(self, ids: Ints) -> Floats:
         """Seconds each run may still spend before it must switch (inf without fallback)."""
@@ -484,15 +476,15 @@ class _Simulation:
 
         if not self.is_fallback:
             return np.full(ids.size, np.inf)
-        return self.deadline_s - self.job.restore_s - self._remaining_s(ids) - self.t[ids]
+        return self.deadline_s - self.job.restore_s - self._work_left_s(ids) - self.t[ids]
 
     def _spend(self, ids: Ints, seconds: Floats, *, nodes: float | Floats) -> None:
         self.t[ids] += seconds
         self.spot_node_s[ids] += nodes * seconds
 
     def _switch(self, ids: Ints) -> None:
-        """Finish ``ids`` on on-demand: restore, then the rest from the last checkpoint."""
-        seconds = self.job.restore_s + self._remaining_s(ids)
+        """Finish ``ids`` on on-demand: restore, then the work left, without checkpoints."""
+        seconds = self.job.restore_s + self._work_left_s(ids)
         self.t[ids] += seconds
         self.on_demand_node_s[ids] += self.job.nodes * seconds
         self.switched[ids] = True
@@ -507,13 +499,17 @@ class _Simulation:
         seg, n = self.segments, self.job.nodes
         x = self._draw(ids.size)
         if seg.count > 1:
-            # Memoryless: jump over the whole segments done before the interruption. Slack
-            # stays constant over them (both clock and remaining work move by T + C).
+            # Memoryless: jump over the whole segments done before the interruption. Each
+            # one costs the slack its write (clock +T+C, work left -T): the m-th next one
+            # (from 0) completes only while T + C <= slack - m*C.
             full_left = seg.count - 1 - self.index[ids]
-            fits = seg.full_s <= self._slack_s(ids)
-            skip = np.where(fits, np.minimum(np.floor(x / seg.full_s), full_left), 0).astype(
-                np.int64
+            slack = self._slack_s(ids)
+            # np.floor(a / b), not a // b: inf // b is NaN.
+            fitting = np.where(
+                slack >= seg.full_s, np.floor((slack - seg.full_s) / seg.write_s) + 1, 0
             )
+            skip = np.minimum(np.minimum(np.floor(x / seg.full_s), full_left), fitting)
+            skip = skip.astype(np.int64)
             self._spend(ids, skip * seg.full_s, nodes=n)
             self.index[ids] += skip
             x = np.maximum(x - skip * seg.full_s, 0.0)
@@ -563,13 +559,25 @@ class _Simulation:
 # -- checks -----------------------------------------------------------------------------------
 
 
-def _check(name: str, value: float, fix: str, *, allow_zero: bool = False) -> None:
+_HINTS: Final[dict[str, str]] = {
+    "work_hours": "give the job's wall time on its nodes when nothing interrupts it",
+    "checkpoint_write_s": "give the seconds one checkpoint write takes",
+    "restore_s": "give the seconds to load the last checkpoint and restart (0 if instant)",
+    "replacement_delay_s": "give the seconds to get a new spot node (0 if instant)",
+    "deadline_hours": "give the hours from the start, or leave the deadline out",
+    "interruptions_per_node_hour": "take it from interruptions_per_hour(bucket), 0 for none",
+    "on_demand_usd_per_node_hour": "give the on-demand price of one node",
+    "spot_usd_per_node_hour": "give the spot price of one node",
+}
+
+
+def _check(name: str, value: float, *, allow_zero: bool = False) -> None:
     """Raise UsageError unless ``value`` is a finite number above 0 (or 0, with allow_zero)."""
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if is_number and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
         return
     bound = "0 or more" if allow_zero else "above 0"
-    raise UsageError(f"{name} must be a finite number {bound}, got {value!r}; {fix}")
+    raise UsageError(f"{name} must be a finite number {bound}, got {value!r}; {_HINTS[name]}")
 
 
 def _check_runs(runs: int, seed: int) -> None:
@@ -581,16 +589,11 @@ def _check_runs(runs: int, seed: int) -> None:
 
 def _job_mtbi_s(job: TrainingJob, interruptions_per_node_hour: float) -> float:
     """The job's mean time between interruptions: any of its nodes, 1/(n*r) (inf for r = 0)."""
-    _check(
-        "interruptions_per_node_hour",
-        interruptions_per_node_hour,
-        "see interruptions_per_hour(bucket)",
-        allow_zero=True,
-    )
+    _check("interruptions_per_node_hour", interruptions_per_node_hour, allow_zero=True)
     if interruptions_per_node_hour == 0:
         return math.inf
-    return SECONDS_PER_HOUR / (job.nodes * interruptions_per_node_hour)
+    return _SECONDS_PER_HOUR / (job.nodes * interruptions_per_node_hour)
 
 
 def _deadline_s(job: TrainingJob) -> float | None:
-    return None if job.deadline_hours is None else job.deadline_hours * SECONDS_PER_HOUR
+    return None if job.deadline_hours is None else job.deadline_hours * _SECONDS_PER_HOUR

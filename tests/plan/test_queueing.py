@@ -1,0 +1,264 @@
+"""The per-minute M/G/c latency model: closed forms, its simulation, and its vectorized use."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mlcost.core import PlanError
+from mlcost.plan._queueing import (
+    ServiceTime,
+    erlang_c,
+    latency_ms_percentile,
+    share_over_slo,
+    simulate_queue,
+    utilisation,
+    violations,
+)
+
+# Exponential service, mean 10 ms: the M/M/c cases, where the model is exact.
+EXPONENTIAL = ServiceTime.from_percentiles(10.0 * math.log(2.0), 10.0 * math.log(100.0))
+# A real model's batch-1 latency: tight, p99 30 % above the median.
+LOW_VARIANCE = ServiceTime.from_percentiles(10.0, 13.0)
+MINUTES = 43_200
+
+
+def _erlang_c_by_division(load: float, servers: int) -> float:
+    """Erlang C from the textbook form of the Erlang B recursion, written independently."""
+    blocking = 1.0
+    for k in range(1, servers + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return servers * blocking / (servers - load * (1.0 - blocking))
+
+
+def _mmc_survival(t_s: float, rate_per_s: float, servers: int, mu_per_s: float) -> float:
+    """P(T > t) for M/M/c: no wait and Exp(mu), or Exp(c mu - lambda) wait plus Exp(mu)."""
+    waits = _erlang_c_by_division(rate_per_s / mu_per_s, servers)
+    drain = servers * mu_per_s - rate_per_s
+    served = math.exp(-mu_per_s * t_s)
+    if math.isclose(drain, mu_per_s, rel_tol=1e-12):  # the sum of two Exp(mu): Erlang-2
+        both = (1.0 + mu_per_s * t_s) * served
+    else:
+        both = (mu_per_s * math.exp(-drain * t_s) - drain * served) / (mu_per_s - drain)
+    return (1.0 - waits) * served + waits * both
+
+
+def test_erlang_c_matches_the_hand_worked_two_server_case() -> None:
+    # B(1) = 1/2, B(2) = (1/2) / (2 + 1/2) = 1/5, C = 2 (1/5) / (2 - 1 (4/5)) = 1/3.
+    assert erlang_c(1.0, 2) == pytest.approx(1.0 / 3.0, rel=1e-12)
+    # One server: a request waits exactly when the server is busy, share rho.
+    assert erlang_c([0.2, 0.7], 1) == pytest.approx([0.2, 0.7], rel=1e-12)
+
+
+def test_erlang_c_is_stable_for_hundreds_of_servers() -> None:
+    loads = np.array([1e-3, 50.0, 250.0, 299.0, 299.99])
+    got = erlang_c(loads, 300)
+    assert np.all(np.isfinite(got))
+    assert got[0] == 0.0  # a^300 / 300! underflows: nobody waits
+    for load, value in zip(loads[1:], got[1:], strict=True):
+        assert value == pytest.approx(_erlang_c_by_division(float(load), 300), rel=1e-9)
+    assert got[-1] > 0.9  # nearly saturated: nearly everyone waits
+
+
+def test_erlang_c_is_one_when_the_load_reaches_the_servers() -> None:
+    assert erlang_c([2.0, 3.5, 1.0], [2, 3, 0]).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_mm1_percentile_is_the_exponential_closed_form() -> None:
+    mu_per_s = 100.0
+    exponential = ServiceTime(0.0, (1.0,), (mu_per_s,))
+    arrivals = np.array([5.0, 30.0, 70.0, 95.0])
+    for percentile in (50.0, 95.0, 99.0, 99.9):
+        # M/M/1: T ~ Exp(mu - lambda), so its p-quantile is -ln(1 - p) / (mu - lambda).
+        expected_ms = -math.log(1.0 - percentile / 100.0) / (mu_per_s - arrivals) * 1000.0
+        got = latency_ms_percentile(arrivals, 1, exponential, percentile)
+        np.testing.assert_allclose(got, expected_ms, rtol=1e-9)
+    share = share_over_slo(arrivals, 1, exponential, slo_ms=50.0)
+    np.testing.assert_allclose(share, np.exp(-(mu_per_s - arrivals) * 0.05), rtol=1e-9)
+
+
+def test_mmc_share_over_slo_is_the_closed_form() -> None:
+    mu_per_s = 1.0 / EXPONENTIAL.mean_s
+    # (2, 0.5): the wait and the service have the same rate, the model's series branch.
+    for servers, rho in ((2, 0.5), (2, 0.5001), (3, 0.8), (8, 0.9), (40, 0.95)):
+        rate = rho * servers * mu_per_s
+        for slo_ms in (5.0, 20.0, 60.0):
+            expected = _mmc_survival(slo_ms / 1000.0, rate, servers, mu_per_s)
+            got = share_over_slo(rate, servers, EXPONENTIAL, slo_ms)
+            assert float(got) == pytest.approx(expected, rel=1e-6), (servers, rho, slo_ms)
+
+
+@pytest.mark.parametrize(
+    ("p50_ms", "p99_ms", "mean_ms"),
+    [
+        (10.0, 13.0, None),
+        (10.0, 60.0, None),
+        (10.0, 150.0, None),
+        (10.0, 40.0, 12.0),
+        (4.0, 90.0, 9.0),
+    ],
+)
+def test_service_time_reproduces_the_figures_it_was_fitted_to(
+    p50_ms: float, p99_ms: float, mean_ms: float | None
+) -> None:
+    service = ServiceTime.from_percentiles(p50_ms, p99_ms, mean_ms=mean_ms)
+    assert service.quantile_ms(99.0) == pytest.approx(p99_ms, rel=1e-9)
+    if mean_ms is None:
+        assert service.quantile_ms(50.0) == pytest.approx(p50_ms, rel=1e-9)
+    else:
+        assert service.mean_s * 1000.0 == pytest.approx(mean_ms, rel=1e-9)
+    samples_ms = service.sample_s(np.random.default_rng(3), 400_000) * 1000.0
+    assert np.mean(samples_ms) == pytest.approx(service.mean_s * 1000.0, rel=0.02)
+    assert np.percentile(samples_ms, 99) == pytest.approx(service.quantile_ms(99.0), rel=0.02)
+    # No waiting at all: the latency percentile is the service time's own.
+    assert float(latency_ms_percentile(0.0, 1, service, 99.0)) == pytest.approx(
+        service.quantile_ms(99.0), rel=1e-9
+    )
+
+
+def test_service_time_shapes_follow_the_tail() -> None:
+    assert len(LOW_VARIANCE.phase_probs) == 1 and LOW_VARIANCE.shift_s > 0.009
+    assert LOW_VARIANCE.scv < 0.01
+    assert EXPONENTIAL.shift_s == pytest.approx(0.0, abs=1e-12)
+    assert EXPONENTIAL.scv == pytest.approx(1.0, rel=1e-9)
+    heavy = ServiceTime.from_percentiles(10.0, 100.0)  # p99/p50 = 10 > 6.64: hyperexponential
+    assert len(heavy.phase_probs) == 2 and heavy.scv > 1.0
+
+
+@pytest.mark.parametrize(
+    ("p50_ms", "p99_ms", "mean_ms"),
+    [
+        (10.0, 10.0, None),
+        (0.0, 5.0, None),
+        (10.0, math.inf, None),
+        (10.0, 20.0, 25.0),
+        (1.0, 900.0, None),
+    ],
+)
+def test_service_time_refuses_figures_no_latency_has(
+    p50_ms: float, p99_ms: float, mean_ms: float | None
+) -> None:
+    with pytest.raises(PlanError):
+        ServiceTime.from_percentiles(p50_ms, p99_ms, mean_ms=mean_ms)
+
+
+def test_unstable_minutes_are_infinite_and_all_over_the_slo() -> None:
+    mu_per_s = 1.0 / LOW_VARIANCE.mean_s
+    arrivals = np.array([0.5, 1.0, 1.5, 1.0, 0.0]) * 2 * mu_per_s
+    servers = np.array([2, 2, 2, 0, 0])
+    latency = latency_ms_percentile(arrivals, servers, LOW_VARIANCE, 99.0)
+    assert np.isfinite(latency[0]) and latency[0] > 13.0
+    assert np.isinf(latency[1:4]).all()  # rho = 1, rho = 1.5, and traffic with no replica
+    assert latency[4] == pytest.approx(13.0)  # no traffic and no replica: nothing queues
+    np.testing.assert_allclose(
+        utilisation(arrivals, servers, LOW_VARIANCE), [0.5, 1.0, 1.5, math.inf, 0.0]
+    )
+    assert share_over_slo(arrivals, servers, LOW_VARIANCE, 1000.0)[1:4].tolist() == [1.0] * 3
+
+
+@pytest.mark.parametrize(
+    "service", [EXPONENTIAL, LOW_VARIANCE], ids=["exponential", "low-variance"]
+)
+def test_more_traffic_never_lowers_the_p99_and_more_replicas_never_raise_it(
+    service: ServiceTime,
+) -> None:
+    rho = np.linspace(0.0, 0.9999, 5000)
+    for servers in (1, 2, 5, 30):
+        p99 = latency_ms_percentile(rho * servers / service.mean_s, servers, service, 99.0)
+        assert np.all(np.diff(p99) >= -1e-9 * p99[1:]), servers
+    replicas = np.arange(3, 120)
+    p99 = latency_ms_percentile(2.5 / service.mean_s, replicas, service, 99.0)
+    assert np.all(np.diff(p99) <= 1e-9 * p99[1:])
+
+
+def test_violations_count_minutes_and_requests_over_the_slo() -> None:
+    mu_per_s = 1.0 / LOW_VARIANCE.mean_s
+    arrivals = np.array([0.3, 0.9, 1.2]) * mu_per_s  # one replica: calm, busy, unstable
+    latency = latency_ms_percentile(arrivals, 1, LOW_VARIANCE, 99.0)
+    slo_ms = float(latency[0] + latency[1]) / 2.0  # between the calm and the busy minute
+    share = share_over_slo(arrivals, 1, LOW_VARIANCE, slo_ms)
+    result = violations(arrivals, 1, LOW_VARIANCE, slo_ms=slo_ms, percentile=99.0)
+    assert result.minutes == 3
+    assert result.minutes_over_slo == 2
+    assert share[0] < 0.01 < share[1] < 1.0 == share[2]
+    assert result.requests == pytest.approx(arrivals.sum() * 60.0)
+    assert result.requests_in_minutes_over_slo == pytest.approx(arrivals[1:].sum() * 60.0)
+    assert result.requests_over_slo == pytest.approx(float((share * arrivals).sum()) * 60.0)
+    assert 0.0 < result.share_of_requests_over_slo < 1.0
+
+
+def test_bad_inputs_raise_plan_errors() -> None:
+    with pytest.raises(PlanError, match="percentile"):
+        latency_ms_percentile(1.0, 1, LOW_VARIANCE, 100.0)
+    with pytest.raises(PlanError, match="arrivals_per_s"):
+        latency_ms_percentile([1.0, -1.0], 1, LOW_VARIANCE, 99.0)
+    with pytest.raises(PlanError, match="servers"):
+        latency_ms_percentile(1.0, 1.5, LOW_VARIANCE, 99.0)
+    with pytest.raises(PlanError, match="slo_ms"):
+        share_over_slo(1.0, 1, LOW_VARIANCE, 0.0)
+    with pytest.raises(PlanError, match="positive rate"):
+        simulate_queue(10.0, 0, LOW_VARIANCE, duration_s=10.0, seed=1)
+
+
+@pytest.mark.parametrize(
+    "service", [EXPONENTIAL, LOW_VARIANCE], ids=["exponential", "low-variance"]
+)
+def test_a_month_of_minutes_matches_minute_by_minute_calls(service: ServiceTime) -> None:
+    rng = np.random.default_rng(11)
+    servers = rng.integers(0, 40, MINUTES)
+    servers[:50] = 200  # a few minutes with many replicas take Erlang B's sorted path
+    rho = rng.uniform(0.0, 1.1, MINUTES)
+    rho[::97] = 0.0
+    arrivals = rho * np.maximum(servers, 1) / service.mean_s
+    month = latency_ms_percentile(arrivals, servers, service, 99.0)
+    share = share_over_slo(arrivals, servers, service, 25.0)
+    assert month.shape == share.shape == (MINUTES,)
+    assert np.isinf(month).sum() == np.count_nonzero((rho >= 1.0) | ((servers == 0) & (rho > 0)))
+    for minute in rng.choice(MINUTES, 300, replace=False).tolist() + list(range(5)):
+        one = float(latency_ms_percentile(arrivals[minute], servers[minute], service, 99.0))
+        assert month[minute] == pytest.approx(one, rel=1e-9) or month[minute] == one == math.inf
+        one_share = float(share_over_slo(arrivals[minute], servers[minute], service, 25.0))
+        assert share[minute] == pytest.approx(one_share, rel=1e-9, abs=1e-15)
+    # 2-D input (configurations x minutes) broadcasts and agrees with the 1-D call.
+    grid = latency_ms_percentile(arrivals[None, :1000], servers[None, :1000], service, 99.0)
+    np.testing.assert_array_equal(grid[0], month[:1000])
+
+
+def test_simulation_is_reproducible_and_drops_the_warm_up() -> None:
+    rate = 0.5 / LOW_VARIANCE.mean_s
+    first = simulate_queue(rate, 1, LOW_VARIANCE, duration_s=200.0, seed=5)
+    again = simulate_queue(rate, 1, LOW_VARIANCE, duration_s=200.0, seed=5)
+    everything = simulate_queue(rate, 1, LOW_VARIANCE, duration_s=200.0, seed=5, warmup_s=0.0)
+    np.testing.assert_array_equal(first, again)
+    assert first.size == pytest.approx(0.9 * everything.size, rel=0.05)
+    assert everything.size == pytest.approx(rate * 200.0, rel=0.05)
+    assert np.all(everything >= LOW_VARIANCE.shift_s * 1000.0)
+
+
+# Requests simulated per case: the p99 of a busy queue is noisy (long busy periods come
+# in clusters), so busier cases run longer; near-constant service relaxes twice as fast.
+_DES_REQUESTS = {0.3: 100_000, 0.6: 300_000, 0.85: 1_500_000}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.85])
+@pytest.mark.parametrize("servers", [1, 2, 4, 8])
+@pytest.mark.parametrize(
+    "service", [EXPONENTIAL, LOW_VARIANCE], ids=["exponential", "low-variance"]
+)
+def test_p99_is_within_ten_percent_of_the_simulation(
+    service: ServiceTime, servers: int, rho: float
+) -> None:
+    rate = rho * servers / service.mean_s
+    requests = _DES_REQUESTS[rho] // (2 if service is LOW_VARIANCE else 1)
+    if rho == 0.85 and servers >= 4:
+        requests //= 2  # waiting is rarer with more replicas: the p99 settles sooner
+    simulated_ms = float(
+        np.percentile(
+            simulate_queue(rate, servers, service, duration_s=requests / rate, seed=servers), 99
+        )
+    )
+    model_ms = float(latency_ms_percentile(rate, servers, service, 99.0))
+    assert model_ms == pytest.approx(simulated_ms, rel=0.10)
