@@ -71,7 +71,7 @@ def compress(
     ] = None,
     distill_samples: Annotated[
         int, typer.Option(min=1, help="Training rows for the distillation fine-tunes.")
-    ] = 8000,
+    ] = 4000,
     latency_requests: Annotated[
         int, typer.Option(min=10, help="Single requests timed per round.")
     ] = 200,
@@ -95,7 +95,7 @@ def compress(
         accuracy_budget_pt=accuracy_budget_pt,
         calibration=calibration,  # type: ignore[arg-type]
         distill=DistillSettings(student_layers=student_layers, train_samples=distill_samples),
-        prune_train_samples=min(distill_samples, 4000),
+        prune_train_samples=distill_samples,
     )
     config.validate()
     say = (err_console if as_json else console).print
@@ -175,10 +175,11 @@ def measure_variants(
     cached = {
         v.name: None if remeasure else _stored_profile(store, v, rows, machine) for v in variants
     }
-    # A variant measured now is compared row by row with the baseline's predictions, which are
-    # not stored: the baseline is measured again whenever anything else is.
+    # The ratios in one table must come from one sitting (this machine's load drifts), and a
+    # new variant is compared row by row with the baseline's predictions: if anything needs
+    # measuring, everything is measured again.
     if any(p is None for p in cached.values()):
-        cached = {name: None if name == variants[0].name else p for name, p in cached.items()}
+        cached = dict.fromkeys(cached)
     baseline_predictions: tuple[int, ...] | None = None
     profiles = []
     for variant in variants:

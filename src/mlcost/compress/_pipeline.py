@@ -59,7 +59,7 @@ class DistillSettings:
     """The student and its teacher-student fine-tune (all through the resilient train engine)."""
 
     student_layers: int | None = None  # None: half the teacher's layers
-    train_samples: int | None = 8000
+    train_samples: int | None = 4000
     epochs: int = 1
     learning_rate: float = 1e-4
     temperature: float = 2.0
