@@ -51,24 +51,10 @@ def test_case_study_json_and_what_if(home: Path) -> None:
 def test_demo_reuses_the_cached_teacher_compresses_and_prints_the_waterfall(home: Path) -> None:
     """The demo on a planted tiny teacher (the real one takes minutes to train)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-    from tiny_model import build_tiny_bert, write_sentiment_csv
-
-    from mlcost.train import TrainConfig, run_training
+    from tiny_model import train_tiny_teacher
 
     teacher = home / "artifacts" / "teacher"
-    home.mkdir(parents=True)
-    data = write_sentiment_csv(home / "tiny.csv", rows=240)
-    run_training(
-        TrainConfig(
-            out_dir=teacher,
-            model=str(build_tiny_bert(home / "init")),
-            data=str(data),
-            epochs=6,
-            batch_size=16,
-            learning_rate=3e-3,
-            checkpoint_every="50",
-        )
-    )
+    train_tiny_teacher(home / "tiny", out_dir=teacher)
     accuracy = json.loads((teacher / "metrics.json").read_text())["accuracy_test"]
     out = run("demo", home=home, timeout=900).stdout
     assert "demo teacher: cached" in out and f"{accuracy:.2%}" in out

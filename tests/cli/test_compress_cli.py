@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from tiny_model import build_tiny_bert, write_sentiment_csv
-
-from mlcost.train import TrainConfig, run_training
+from tiny_model import train_tiny_teacher
 
 pytestmark = pytest.mark.slow
 MLCOST = str(Path(sys.executable).with_name("mlcost"))
@@ -33,20 +31,8 @@ def run(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    root = tmp_path_factory.mktemp("tiny")
-    data = write_sentiment_csv(root / "data.csv", rows=240)
-    result = run_training(
-        TrainConfig(
-            out_dir=root / "run",
-            model=str(build_tiny_bert(root / "init")),
-            data=str(data),
-            epochs=6,
-            batch_size=16,
-            learning_rate=3e-3,
-            checkpoint_every="50",
-        )
-    )
-    return str(result.model_dir), str(data)
+    model_dir, data = train_tiny_teacher(tmp_path_factory.mktemp("tiny"))
+    return str(model_dir), str(data)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from tiny_model import build_tiny_bert, write_sentiment_csv
+from tiny_model import train_tiny_teacher
 
 from mlcost.compress import (
     CompressConfig,
@@ -23,7 +23,6 @@ from mlcost.compress import (
 from mlcost.core import CompressError, MlcostError
 from mlcost.profile import HeldOutRows, MeasureSettings, profile_variant, recommend
 from mlcost.runtime import load_tokenizer, open_session, predict_logits, read_hardware, tokenize
-from mlcost.train import TrainConfig, run_training
 
 pytestmark = pytest.mark.slow
 
@@ -31,20 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(model folder, data CSV) of a tiny BERT fine-tuned by mlcost train."""
-    root = tmp_path_factory.mktemp("teacher")
-    data = write_sentiment_csv(root / "data.csv", rows=240)
-    config = TrainConfig(
-        out_dir=root / "run",
-        model=str(build_tiny_bert(root / "init")),
-        data=str(data),
-        epochs=6,
-        batch_size=16,
-        learning_rate=3e-3,
-        checkpoint_every="50",
-    )
-    result = run_training(config)
-    assert result.accuracy_test > 0.8
-    return result.model_dir, data
+    return train_tiny_teacher(tmp_path_factory.mktemp("teacher"))
 
 
 @pytest.fixture(scope="module")

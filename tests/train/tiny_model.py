@@ -48,3 +48,23 @@ def write_sentiment_csv(path: Path, rows: int = 240, seed: int = 0) -> Path:
         writer.writeheader()
         writer.writerows(lines)
     return path
+
+
+def train_tiny_teacher(root: Path, out_dir: Path | None = None) -> tuple[Path, Path]:
+    """(model folder, data CSV) of a tiny BERT fine-tuned by mlcost train into ``out_dir``."""
+    from mlcost.train import TrainConfig, run_training
+
+    root.mkdir(parents=True, exist_ok=True)
+    data = write_sentiment_csv(root / "data.csv", rows=240)
+    result = run_training(
+        TrainConfig(
+            out_dir=out_dir or root / "run",
+            model=str(build_tiny_bert(root / "init")),
+            data=str(data),
+            epochs=6,
+            batch_size=16,
+            learning_rate=3e-3,
+            checkpoint_every="50",
+        )
+    )
+    return result.model_dir, data

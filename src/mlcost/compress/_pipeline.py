@@ -13,8 +13,7 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +30,7 @@ from mlcost.core import (
     Variant,
     from_jsonable,
     require,
+    staged_folder,
     to_jsonable,
     write_text_atomic,
 )
@@ -390,7 +390,7 @@ class _Builder:
             return cached
         self.log(f"{name}: building")
         started = time.perf_counter()
-        with _staging(final) as folder:
+        with staged_folder(final) as folder:
             details = build(folder)
             size = _folder_bytes(folder)
             variant = Variant(
@@ -537,25 +537,6 @@ def _distill_recipe(d: DistillSettings, samples: int | None) -> dict[str, Any]:
         "train_samples": samples,
         "frozen": "embeddings",
     }
-
-
-@contextmanager
-def _staging(final: Path) -> Iterator[Path]:
-    """A fresh folder beside ``final``, renamed onto it when the block succeeds."""
-    staging = final.with_name(f".{final.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _read_variant(folder: Path) -> Variant | None:

@@ -11,7 +11,6 @@ matrices are sliced, so the saved model is smaller and faster, and
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer
 
-from mlcost.core import CompressError
+from mlcost.core import CompressError, staged_folder
 from mlcost.runtime import encoder_layers, load_classifier, parameter_count, record_structure
 
 IMPORTANCE_METHOD = "first-order-taylor"
@@ -263,15 +262,8 @@ def _keep_layers(model: Any, layers: list[Any]) -> None:
 
 
 def _save_atomically(model: Any, tokenizer: Any, target: Path) -> None:
-    """save_pretrained into a staging folder, then swap it into place: never a half-written model."""
-    staging = target.with_name(f".{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
+    """save_pretrained into a staging folder swapped into place: never a half-written model."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    with staged_folder(target) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)

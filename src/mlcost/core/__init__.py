@@ -7,7 +7,7 @@ Workspace, Store.
 
 from __future__ import annotations
 
-from mlcost.core._atomic import write_bytes_atomic, write_text_atomic
+from mlcost.core._atomic import staged_folder, write_bytes_atomic, write_text_atomic
 from mlcost.core._codec import from_jsonable, to_jsonable
 from mlcost.core._errors import (
     CatalogError,
@@ -100,6 +100,7 @@ __all__ = [
     "from_jsonable",
     "hardware_key",
     "require",
+    "staged_folder",
     "to_jsonable",
     "write_bytes_atomic",
     "write_text_atomic",

@@ -1,10 +1,12 @@
-"""Atomic file writes: a crash leaves the old file or the new one, never a torn one."""
+"""Atomic file and folder writes: a crash leaves the old one or the new one, never a torn one."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -45,3 +47,28 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write UTF-8 ``text`` atomically (see write_bytes_atomic)."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A fresh folder beside ``target``, swapped into its place when the block succeeds.
+
+    A crash or error inside the block leaves ``target`` as it was (the staging
+    folder is removed); after the block, ``target`` holds exactly what was
+    written. Readers see the old folder or the new one, never a half-written one.
+    """
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    fsync_directory(target.parent)
+    shutil.rmtree(old, ignore_errors=True)

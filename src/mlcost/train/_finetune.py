@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Any, Protocol
 
 import torch
 
-from mlcost.core import TrainError, require, write_text_atomic
+from mlcost.core import TrainError, require, staged_folder, write_text_atomic
 from mlcost.runtime import load_classifier
 from mlcost.train._data import (
     BUILTIN_MODEL,
@@ -220,17 +219,10 @@ def _freeze(model: torch.nn.Module, layers: int, *, embeddings: bool = False) ->
 
 
 def _save_model_atomically(model: Any, tokenizer: Any, target: Path) -> None:
-    """save_pretrained into a temp folder, then swap it into place: never a half-written model."""
-    staging = target.with_name(f".{target.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    """save_pretrained into a staging folder swapped into place: never a half-written model."""
+    with staged_folder(target) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 StepCallback = Callable[[Step, float, int], None]
