@@ -36,6 +36,7 @@ from mlcost.core import (
 )
 from mlcost.runtime import (
     ONNX_FILE,
+    artifact_bytes,
     load_classifier,
     load_tokenizer,
     open_session,
@@ -128,6 +129,8 @@ class _Builder:
         self.skipped: list[Skipped] = []
         self._warned = False
         self._validation: tuple[list[list[int]], np.ndarray] | None = None
+        # A parent's validation logits, computed once however many children it has.
+        self._reference_logits: dict[str, np.ndarray] = {}
         self.tokenizer = load_tokenizer(_folder_variant(inputs.model_dir))
         self._pad_id = int(self.tokenizer.pad_token_id or 0)
 
@@ -166,7 +169,7 @@ class _Builder:
             precision="fp32",
             method="baseline",
             path=str(self.inputs.model_dir.resolve()),
-            size_bytes=_folder_bytes(self.inputs.model_dir),
+            size_bytes=artifact_bytes(self.inputs.model_dir),
             parameter_count=sum(p.numel() for p in model.parameters()),
             recipe={
                 "key": _digest(_model_fingerprint(self.inputs.model_dir)),
@@ -392,7 +395,7 @@ class _Builder:
         started = time.perf_counter()
         with staged_folder(final) as folder:
             details = build(folder)
-            size = _folder_bytes(folder)
+            size = artifact_bytes(folder)
             variant = Variant(
                 name=name,
                 format=format,
@@ -418,7 +421,9 @@ class _Builder:
         """Compare a new variant's outputs with its parent's on the validation rows."""
         ids, _ = self._validation_rows()
         child = self._logits(folder, device=device)
-        reference = self._logits(Path(parent.path))
+        if parent.path not in self._reference_logits:
+            self._reference_logits[parent.path] = self._logits(Path(parent.path))
+        reference = self._reference_logits[parent.path]
         diff = float(np.abs(child - reference).max())
         agreement = float(np.mean(child.argmax(1) == reference.argmax(1)))
         if max_diff is not None and diff > max_diff:
@@ -568,10 +573,6 @@ def _copy_tree(source: Path, folder: Path) -> None:
 def _heads_and_hidden(model_dir: Path) -> tuple[int, int]:
     config = json.loads((model_dir / "config.json").read_text())
     return int(config.get("num_attention_heads", 0)), int(config.get("hidden_size", 0))
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _parameter_count(folder: Path, parent: Variant) -> int:

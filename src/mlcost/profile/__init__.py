@@ -10,7 +10,6 @@ from mlcost.profile._measure import Measurement, MeasureSettings, measure, measu
 from mlcost.profile._profile import (
     HeldOutRows,
     Measured,
-    artifact_bytes,
     profile_variant,
 )
 from mlcost.profile._recommend import Verdict, recommend
@@ -31,7 +30,6 @@ __all__ = [
     "PairedComparison",
     "Verdict",
     "accuracy_with_ci",
-    "artifact_bytes",
     "compare_with_baseline",
     "mcnemar_exact_p",
     "measure",

@@ -13,7 +13,7 @@ import numpy as np
 from mlcost.core import Hardware, Profile, ProfileError, Variant
 from mlcost.profile._measure import Measurement, MeasureSettings, measure
 from mlcost.profile._stats import PairedComparison, accuracy_with_ci, compare_with_baseline
-from mlcost.runtime import load_tokenizer, tokenize
+from mlcost.runtime import artifact_bytes, load_tokenizer, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +40,6 @@ class Measured:
     profile: Profile
     predictions: tuple[int, ...]
     comparison: PairedComparison | None
-
-
-def artifact_bytes(path: Path) -> int:
-    """Size on disk of a variant's artifact (a file, or every file in its folder)."""
-    if path.is_file():
-        return path.stat().st_size
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def profile_variant(

@@ -100,6 +100,13 @@ def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Sess
     return OnnxSession(session, session.get_providers()[0])
 
 
+def artifact_bytes(path: Path) -> int:
+    """Size on disk of a variant's artifact (a file, or every file in its folder)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def load_tokenizer(variant: Variant) -> Any:
     """The tokenizer saved with the variant (its folder, or the folder of its ONNX file)."""
     transformers = require("transformers", extra="train", purpose="tokenizing requests")
