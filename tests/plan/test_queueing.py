@@ -12,6 +12,7 @@ from mlcost.plan._queueing import (
     ServiceTime,
     erlang_c,
     latency_ms_percentile,
+    max_arrivals_per_s,
     share_over_slo,
     simulate_queue,
     utilisation,
@@ -262,3 +263,60 @@ def test_p99_is_within_ten_percent_of_the_simulation(
     )
     model_ms = float(latency_ms_percentile(rate, servers, service, 99.0))
     assert model_ms == pytest.approx(simulated_ms, rel=0.10)
+
+
+@pytest.mark.parametrize(
+    "service", [EXPONENTIAL, LOW_VARIANCE], ids=["exponential", "low-variance"]
+)
+def test_max_arrivals_per_s_is_where_the_latency_model_reaches_the_slo(
+    service: ServiceTime,
+) -> None:
+    servers = np.arange(1, 201)
+    slo_ms = 1.5 * service.quantile_ms(99.0)
+    best = max_arrivals_per_s(servers, service, slo_ms=slo_ms, percentile=99.0)
+    assert np.all(best > 0.0)
+    assert np.all(np.diff(best) > 0.0)  # one more replica always carries more
+    at_best = latency_ms_percentile(best, servers, service, 99.0)
+    assert at_best == pytest.approx(np.full(servers.shape, slo_ms), rel=1e-6)
+    assert np.all(at_best <= slo_ms * (1.0 + 1e-9))
+    above = latency_ms_percentile(best * (1.0 + 1e-5), servers, service, 99.0)
+    assert np.all(above > slo_ms)
+    assert np.all(best * service.mean_s < servers)  # below saturation
+
+
+def test_max_arrivals_per_s_screens_a_month_like_the_latency_model() -> None:
+    rng = np.random.default_rng(3)
+    servers = rng.integers(1, 40, size=MINUTES)
+    rate = rng.uniform(0.0, 1.0, size=MINUTES) * servers / LOW_VARIANCE.mean_s
+    best = max_arrivals_per_s(servers, LOW_VARIANCE, slo_ms=30.0, percentile=99.0)
+    is_over = latency_ms_percentile(rate, servers, LOW_VARIANCE, 99.0) > 30.0
+    near = np.isclose(rate, best, rtol=1e-9)
+    np.testing.assert_array_equal((rate > best)[~near], is_over[~near])
+    assert 0 < is_over.sum() < MINUTES
+
+
+def test_max_arrivals_per_s_is_zero_when_an_idle_replica_misses_the_slo() -> None:
+    p99_ms = LOW_VARIANCE.quantile_ms(99.0)
+    best = max_arrivals_per_s(
+        [[0, 1], [8, 100]], LOW_VARIANCE, slo_ms=p99_ms * 0.99, percentile=99.0
+    )
+    np.testing.assert_array_equal(best, np.zeros((2, 2)))
+    best = max_arrivals_per_s([0, 1], LOW_VARIANCE, slo_ms=p99_ms * 1.01, percentile=99.0)
+    assert best[0] == 0.0 and best[1] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("servers", "slo_ms", "percentile", "message"),
+    [
+        ([1, -1], 50.0, 99.0, "servers must be whole numbers"),
+        ([1.5], 50.0, 99.0, "servers must be whole numbers"),
+        ([1], 0.0, 99.0, "slo_ms must be a positive number"),
+        ([1], math.nan, 99.0, "slo_ms must be a positive number"),
+        ([1], 50.0, 100.0, "percentile must be strictly between 0 and 100"),
+    ],
+)
+def test_max_arrivals_per_s_refuses_bad_input(
+    servers: list[float], slo_ms: float, percentile: float, message: str
+) -> None:
+    with pytest.raises(PlanError, match=message):
+        max_arrivals_per_s(servers, LOW_VARIANCE, slo_ms=slo_ms, percentile=percentile)

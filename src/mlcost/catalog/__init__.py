@@ -32,17 +32,28 @@ from mlcost.catalog._importers import (
     read_price_file,
     register_importer,
 )
+from mlcost.catalog._machines import (
+    KNOWN_MACHINES,
+    REFERENCE_CORE,
+    MachineSpec,
+    instance_family,
+    machine_spec,
+    match_cpu,
+)
 from mlcost.catalog._rows import OFFER_COLUMNS, Issue, find_duplicates, parse_offer_row
 
 __all__ = [
     "IMPORTERS",
     "KNOWN_ACCELERATORS",
+    "KNOWN_MACHINES",
     "OFFER_COLUMNS",
+    "REFERENCE_CORE",
     "AcceleratorSpec",
     "Catalog",
     "CatalogImporter",
     "ImportResult",
     "Issue",
+    "MachineSpec",
     "MalformedPriceFile",
     "OfferQuery",
     "PriceBook",
@@ -50,9 +61,12 @@ __all__ = [
     "canonical_accelerator",
     "find_duplicates",
     "import_price_file",
+    "instance_family",
     "layer_offers",
     "load_catalog",
     "load_shipped",
+    "machine_spec",
+    "match_cpu",
     "matches_accelerator",
     "parse_offer_row",
     "read_price_file",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import catalog, compress, cost, train
+from mlcost.cli import catalog, compress, cost, plan, train
 from mlcost.cli._context import HomeOption, err_console, workspace
-from mlcost.core import MlcostError
+from mlcost.core import MlcostError, UsageError
 
 app = typer.Typer(
     name="mlcost",
@@ -26,6 +27,7 @@ app.add_typer(cost.app, name="cost")
 app.add_typer(train.app)
 app.add_typer(compress.app)
 app.add_typer(compress.variants_app, name="variants")
+app.add_typer(plan.app)
 
 EXIT_ERROR = 2
 
@@ -54,11 +56,20 @@ def root(
 
 
 @app.command("demo")
-def demo(home: HomeOption = None) -> None:
-    """Run the main job end to end on the built-in demo: train the teacher (cached), compress, case study."""
+def demo(
+    workload: Annotated[
+        Path, typer.Option(help="The workload to plan for (the reference one by default).")
+    ] = Path("examples/workload.yaml"),
+    home: HomeOption = None,
+) -> None:
+    """Run the main job end to end on the built-in demo: train the teacher (cached), compress, plan."""
+    if not workload.is_file():
+        raise UsageError(
+            f"{workload} not found; run the demo from the repository root or give --workload FILE"
+        )
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
     compress.compress(home=home)
-    cost.case_study(home=home)
+    plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
 
 
 def _is_debug(argv: list[str]) -> bool:

@@ -1,8 +1,8 @@
 """Core: the values every stage passes on, errors, the workspace and its store.
 
 Input: nothing of mlcost (this package imports no other mlcost package).
-Output: Offer and the other price values, the Workload, MlcostError and its tree,
-Workspace, Store.
+Output: Offer and the other price values, the Workload and TrainingWorkload,
+MlcostError and its tree, Workspace, Store.
 """
 
 from __future__ import annotations
@@ -23,6 +23,17 @@ from mlcost.core._errors import (
     UsageError,
 )
 from mlcost.core._lazy import require
+from mlcost.core._plan import (
+    CostBreakdown,
+    Plan,
+    PlanOption,
+    PlanPricing,
+    PlanScaling,
+    SavingsPlanAdvice,
+    ServerlessOption,
+    SloResult,
+    WaterfallBar,
+)
 from mlcost.core._store import ImportRecord, Store, hardware_key
 from mlcost.core._values import (
     ARCHES,
@@ -51,6 +62,8 @@ from mlcost.core._workload import (
     Provider,
     Slo,
     Traffic,
+    TrainingJobSpec,
+    TrainingWorkload,
     WeeklyPattern,
     Workload,
 )
@@ -67,6 +80,7 @@ __all__ = [
     "Commitment",
     "CompressError",
     "Constraints",
+    "CostBreakdown",
     "CostError",
     "CurrentSetup",
     "DailyShape",
@@ -76,24 +90,34 @@ __all__ = [
     "MissingDependencyError",
     "MlcostError",
     "Offer",
+    "Plan",
     "PlanError",
+    "PlanOption",
+    "PlanPricing",
+    "PlanScaling",
     "PriceOrigin",
     "PriceOverride",
     "Pricing",
     "Profile",
     "ProfileError",
     "Provider",
+    "SavingsPlanAdvice",
+    "ServerlessOption",
     "ServerlessPrice",
     "Slo",
+    "SloResult",
     "StoragePrice",
     "Store",
     "StoreError",
     "Traffic",
     "TrainError",
     "TrainRun",
+    "TrainingJobSpec",
+    "TrainingWorkload",
     "TransferPrice",
     "UsageError",
     "Variant",
+    "WaterfallBar",
     "WeeklyPattern",
     "Workload",
     "Workspace",

@@ -1,8 +1,10 @@
-"""The workload a plan must serve: traffic, SLO, where it may run, and what runs today.
+"""The workload a plan must serve or train: traffic and SLO, or a training job.
 
-Users write it as ``workload.yaml`` (mlcost.plan.load_workload reads it); every
-part is a frozen pydantic model that refuses unknown keys. Units are in the
-field names. Sizes in KB are 1,000 bytes, as providers bill transfer.
+Users write it as ``workload.yaml`` (mlcost.plan.load_workload reads it) or,
+for a training job, a YAML file with a top-level ``training:`` section
+(mlcost.plan.load_training_workload). Every part is a frozen pydantic model
+that refuses unknown keys. Units are in the field names. Sizes in KB are
+1,000 bytes, as providers bill transfer.
 
 Checks that involve more than one key raise ``ValueError("key: what; do")``:
 the message starts with the key they blame, so a loader can point at its line.
@@ -329,3 +331,67 @@ class Workload(_Part):
     current: CurrentSetup | None = None
     horizon_days: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=366)] = 30
     name: Annotated[str, Field(min_length=1)] | None = None
+
+
+# What a lost spot node takes to come back when the workload does not say: the spot
+# request filled, the machine booted, the container image pulled (a few minutes on AWS).
+DEFAULT_REPLACEMENT_DELAY_S = 180.0
+Positive = Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
+
+
+class TrainingJobSpec(_Part):
+    """A training job as the user describes it: where it runs, how much work, its checkpoints.
+
+    The work is exactly one of ``work_gpu_hours`` (GPU-hours of compute: the wall time
+    is that divided by nodes x GPUs per node, the GPUs taken from the catalog offer, 1
+    for a CPU-only node) or ``work_hours`` (wall hours on all ``nodes`` with nothing
+    interrupting). ``checkpoint_write_s`` is one checkpoint write, ``restore_s`` loading
+    the last one and restarting, ``replacement_delay_s`` (default 180 s) the wait for a
+    new spot node. ``interruptions_per_node_hour`` defaults to the catalog's Spot
+    Instance Advisor bucket for the instance; ``checkpoint_interval_min`` forces an
+    interval (default: what the train engine's auto policy would use); without
+    ``deadline_hours`` there is no deadline.
+    """
+
+    provider: Provider
+    region: Name
+    instance_type: Name
+    nodes: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=10_000)] = 1
+    work_gpu_hours: Positive | None = None
+    work_hours: Positive | None = None
+    checkpoint_write_s: Positive
+    restore_s: NonNegative
+    replacement_delay_s: NonNegative = DEFAULT_REPLACEMENT_DELAY_S
+    interruptions_per_node_hour: NonNegative | None = None
+    deadline_hours: Positive | None = None
+    checkpoint_interval_min: Positive | None = None
+
+    @model_validator(mode="after")
+    def _one_work_form(self) -> TrainingJobSpec:
+        if self.work_gpu_hours is not None and self.work_hours is not None:
+            raise ValueError(
+                "work_hours: work_gpu_hours is given too; give GPU-hours of compute or wall hours on all nodes, not both"
+            )
+        if self.work_gpu_hours is None and self.work_hours is None:
+            raise ValueError(
+                "work_gpu_hours: missing; give the GPU-hours of compute (e.g. work_gpu_hours: 40) or the wall hours on all nodes (work_hours: 20)"
+            )
+        return self
+
+
+class TrainingWorkload(_Part):
+    """A training job to plan: a file whose top level is ``training:`` and an optional ``name``."""
+
+    training: TrainingJobSpec
+    name: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_serving_sections(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in Workload.model_fields:
+                if key in data and key not in cls.model_fields:
+                    raise ValueError(
+                        f"{key}: a serving section in a training workload; put the serving workload in its own file"
+                    )
+        return data

@@ -6,16 +6,30 @@ Output: a Plan (winner, cost breakdown, SLO result, waterfall, runners-up), or a
 
 from __future__ import annotations
 
+from mlcost.plan._answer import binding_constraint
+from mlcost.plan._bill import BillSettings
+from mlcost.plan._estimate import ReplicaSpeed, Unfit, allocatable_mib, replica_speed
+from mlcost.plan._fleet import (
+    FleetRun,
+    ScalingPolicy,
+    SpotPolicy,
+    pods_per_node,
+    replicas_needed,
+    simulate_fleet,
+)
 from mlcost.plan._queueing import (
     ServiceTime,
     SloViolations,
     erlang_c,
     latency_ms_percentile,
+    max_arrivals_per_s,
     share_over_slo,
     simulate_queue,
     utilisation,
     violations,
 )
+from mlcost.plan._search import SearchSettings
+from mlcost.plan._serving import plan_serving, variant_flops
 from mlcost.plan._traffic import (
     BUILTIN_HOURLY_WEIGHTS,
     arrivals_per_minute,
@@ -32,28 +46,62 @@ from mlcost.plan._training import (
     plan_training,
     simulate_training,
 )
-from mlcost.plan._workload import load_workload
+from mlcost.plan._training_plan import (
+    TrainingCheck,
+    TrainingPlan,
+    plan_training_workload,
+    recommend,
+)
+from mlcost.plan._workload import (
+    WorkloadKind,
+    load_training_workload,
+    load_workload,
+    workload_kind,
+)
 
 __all__ = [
     "BUILTIN_HOURLY_WEIGHTS",
+    "BillSettings",
+    "FleetRun",
+    "ReplicaSpeed",
+    "ScalingPolicy",
+    "SearchSettings",
     "ServiceTime",
     "SloViolations",
+    "SpotPolicy",
+    "TrainingCheck",
     "TrainingJob",
     "TrainingOption",
+    "TrainingPlan",
     "TrainingPricing",
     "TrainingSettings",
     "TrainingSimulation",
+    "Unfit",
+    "WorkloadKind",
+    "allocatable_mib",
     "arrivals_per_minute",
+    "binding_constraint",
     "erlang_c",
     "latency_ms_percentile",
+    "load_training_workload",
     "load_workload",
+    "max_arrivals_per_s",
     "minute_shape",
     "peak_to_mean",
+    "plan_serving",
     "plan_training",
+    "plan_training_workload",
+    "pods_per_node",
     "read_trace",
+    "recommend",
+    "replica_speed",
+    "replicas_needed",
     "share_over_slo",
+    "simulate_fleet",
     "simulate_queue",
     "simulate_training",
     "utilisation",
+    "variant_flops",
     "violations",
+    "workload_kind",
 ]

@@ -73,6 +73,8 @@ _FEW_SERVERS = 16
 _NEWTON_MAX_STEPS = 100
 _NEWTON_RTOL = 1e-10
 _BISECTION_STEPS = 100
+# Bisection steps on rho for the largest rate meeting an SLO (2^-42 ~ 2e-13).
+_RATE_BISECTION_STEPS = 42
 # The wait-tail table is solved at rho = k / _RHO_STEPS and read by linear interpolation.
 _RHO_STEPS = 1024
 
@@ -303,6 +305,51 @@ def share_over_slo(
     if tail_s > 0.0:
         share[stable], _ = _response_tail(np.full(wait.prob.shape, tail_s), wait, service)
     return share
+
+
+def max_arrivals_per_s(
+    servers: npt.ArrayLike, service: ServiceTime, *, slo_ms: float, percentile: float
+) -> FloatArray:
+    """Return, for each server count, the largest arrival rate whose percentile latency <= slo_ms.
+
+    The inverse of ``latency_ms_percentile`` in the rate: a minute with c
+    replicas meets the SLO iff its arrivals per second are at most
+    ``max_arrivals_per_s(c)``, so a month is screened by one lookup per
+    minute. The percentile response time is at most the SLO iff
+    ``P(T > slo) <= 1 - percentile / 100`` (the survival function is
+    decreasing), and ``P(T > slo)`` grows with the rate, so a bisection on
+    the utilisation rho in (0, 1), all server counts at once, finds the
+    boundary; the returned rate lies on the meeting side, within a relative
+    1e-12 of it. 0 where an idle replica already misses the SLO (the
+    service-time percentile alone exceeds it) and for 0 servers. Same shape
+    as ``servers``.
+
+    Raises PlanError on negative or fractional server counts, a percentile
+    outside (0, 100), or an SLO that is not a positive number.
+    """
+    alpha = _tail_share(percentile)
+    if not (slo_ms > 0.0 and math.isfinite(slo_ms)):
+        raise PlanError(
+            f"slo_ms must be a positive number of milliseconds, got {slo_ms}; check the SLO"
+        )
+    _, count = _check_inputs(0.0, servers)
+    distinct, position = np.unique(count, return_inverse=True)
+    tail_s = slo_ms / _MS_PER_S - service.shift_s
+    best = np.zeros(distinct.shape)
+    if tail_s > 0.0 and service.quantile_ms(percentile) <= slo_ms:
+        counts = distinct[distinct > 0.0]
+        to_rate = counts / service.mean_s
+        low, high = np.zeros(counts.shape), np.ones(counts.shape)
+        for _ in range(_RATE_BISECTION_STEPS):
+            middle = 0.5 * (low + high)
+            rate = middle * to_rate
+            wait = _wait_law(rate, counts, service)
+            share, _ = _response_tail(np.full(rate.shape, tail_s), wait, service)
+            is_met = share <= alpha
+            low = np.where(is_met, middle, low)
+            high = np.where(is_met, high, middle)
+        best[distinct > 0.0] = low * to_rate
+    return best[position].reshape(count.shape)
 
 
 def violations(

@@ -1,5 +1,8 @@
 """Read a workload.yaml into a Workload, with every error on one line that names its line.
 
+A training workload (a top-level ``training:`` section, see ``workload_kind``) is read the
+same way into a TrainingWorkload by ``load_training_workload``.
+
 An error reads ``FILE:LINE: field.path: what is wrong; what to do``. Lines come
 from the YAML node tree: each pydantic error location is walked through the
 composed nodes, so a value nested three levels deep is reported where it is
@@ -12,13 +15,13 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mlcost.core import PlanError, Workload
+from mlcost.core import PlanError, TrainingWorkload, Workload
 from mlcost.plan._traffic import read_trace
 
 # What to add when a required key is missing.
@@ -30,10 +33,17 @@ _EXAMPLES = {
     "region": "region: us-east-1",
     "instance_type": "instance_type: g4dn.xlarge",
     "count": "count: 5",
+    "training": "training: {provider: aws, region: us-east-1, instance_type: g5.xlarge, ...}",
+    "checkpoint_write_s": "checkpoint_write_s: 60",
+    "restore_s": "restore_s: 90",
 }
 # Keys a model accepts besides its fields (converted before validation).
 _INPUT_ONLY_KEYS = {"Traffic": ("payload_in_kb", "payload_out_kb")}
 _BLAMED_KEY = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)
+_TRAINING_KEY = "training"
+
+WorkloadKind = Literal["serving", "training"]
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,29 +64,60 @@ def load_workload(path: Path) -> Workload:
     unreadable files, YAML syntax, duplicate or unknown keys, wrong values, and
     a trace CSV that is missing or malformed (the CSV's own FILE:LINE then).
     """
+    root, workload = _load(path, Workload)
+    return _with_trace_resolved(path, root, workload)
+
+
+def load_training_workload(path: Path) -> TrainingWorkload:
+    """Returns the validated TrainingWorkload in a training YAML (a top-level ``training:``).
+
+    Raises PlanError with one line, ``FILE:LINE: field.path: what is wrong; what
+    to do``, as load_workload does: unreadable file, YAML syntax, duplicate or unknown
+    keys (with the nearest valid one), wrong values, both or neither work form.
+    """
+    return _load(path, TrainingWorkload)[1]
+
+
+def workload_kind(path: Path) -> WorkloadKind:
+    """Returns "training" when the file's top level has a ``training`` key, else "serving".
+
+    Only the top-level keys decide, so a serving file with a typo still reads as
+    serving and gets load_workload's message. Raises PlanError (one line) when the
+    file cannot be read or is not valid YAML.
+    """
+    root, _ = _parse(path, _read(path), "examples/workload.yaml or examples/training.yaml")
+    keys = [key.value for key, _ in root.value] if isinstance(root, yaml.MappingNode) else []
+    return "training" if _TRAINING_KEY in keys else "serving"
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError(
             f"{path}: cannot read the workload: {exc.strerror}; check the path"
         ) from exc
     except UnicodeDecodeError as exc:
         raise PlanError(f"{path}:1: not valid YAML: not UTF-8 text; save it as UTF-8") from exc
-    root, data = _parse(path, text)
+
+
+def _load(path: Path, model: type[_Model]) -> tuple[yaml.Node, _Model]:
+    """The node tree and the validated ``model``; PlanError with the first problem by line."""
+    example = "examples/training.yaml" if model is TrainingWorkload else "examples/workload.yaml"
+    root, data = _parse(path, _read(path), example)
     problems = _duplicate_keys(root, ())
     if not problems:
         try:
-            workload = Workload.model_validate(data)
+            return root, model.model_validate(data)
         except ValidationError as exc:
-            problems = [_explain(root, error) for error in exc.errors(include_url=False)]
-        else:
-            return _with_trace_resolved(path, root, workload)
+            errors = _without_misspelled(exc.errors(include_url=False), model)
+            problems = [_explain(root, error, model) for error in errors]
     problems.sort(key=lambda problem: problem.line)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     raise PlanError(problems[0].render(path) + more)
 
 
-def _parse(path: Path, text: str) -> tuple[yaml.Node, Any]:
+def _parse(path: Path, text: str, example: str = "examples/workload.yaml") -> tuple[yaml.Node, Any]:
     """The composed node tree and the plain data it constructs to."""
     loader = yaml.SafeLoader(text)
     try:
@@ -89,7 +130,7 @@ def _parse(path: Path, text: str) -> tuple[yaml.Node, Any]:
     finally:
         loader.dispose()
     if root is None:
-        raise PlanError(f"{path}:1: the file is empty; start from examples/workload.yaml")
+        raise PlanError(f"{path}:1: the file is empty; start from {example}")
     return root, data
 
 
@@ -154,7 +195,7 @@ def _locate(root: yaml.Node, loc: tuple[str | int, ...]) -> _Place:
     return _Place(line, path, node)
 
 
-def _explain(root: yaml.Node, error: ErrorDetails) -> _Problem:
+def _explain(root: yaml.Node, error: ErrorDetails, model: type[BaseModel]) -> _Problem:
     """One problem: its line, its path as the user wrote it, and what to do."""
     loc = tuple(error["loc"])
     place = _locate(root, loc)
@@ -171,27 +212,50 @@ def _explain(root: yaml.Node, error: ErrorDetails) -> _Problem:
         example = _EXAMPLES.get(key, f"{key}: ...")
         return _Problem(place.line, _dotted(place.path), f"required, but missing; add `{example}`")
     if kind == "extra_forbidden":
-        return _Problem(place.line, _dotted(place.path), _unknown_key(loc))
+        return _Problem(place.line, _dotted(place.path), _unknown_key(loc, model))
     return _Problem(
         place.line, _dotted(place.path), f"got {_shown(error['input'])}; {_advice(error)}"
     )
 
 
-def _unknown_key(loc: tuple[str | int, ...]) -> str:
-    model = _model_at(loc[:-1])
-    key = str(loc[-1])
+def _without_misspelled(errors: list[ErrorDetails], model: type[BaseModel]) -> list[ErrorDetails]:
+    """Drop "missing" for a key the file misspells: the unknown key's "did you mean" says it."""
+    misspelled = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = tuple(error["loc"])
+            close = _closest_key(loc, model)
+            if close is not None:
+                misspelled.add((*loc[:-1], close))
+    return [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"]) in misspelled)]
+
+
+def _valid_keys(loc: tuple[str | int, ...], root_model: type[BaseModel]) -> list[str] | None:
+    """The keys the mapping holding ``loc``'s last key accepts (None if unknown)."""
+    model = _model_at(loc[:-1], root_model)
     if model is None:
+        return None
+    return [*model.model_fields, *_INPUT_ONLY_KEYS.get(model.__name__, ())]
+
+
+def _closest_key(loc: tuple[str | int, ...], root_model: type[BaseModel]) -> str | None:
+    close = difflib.get_close_matches(str(loc[-1]), _valid_keys(loc, root_model) or [], n=1)
+    return close[0] if close else None
+
+
+def _unknown_key(loc: tuple[str | int, ...], root_model: type[BaseModel]) -> str:
+    valid = _valid_keys(loc, root_model)
+    if valid is None:
         return "unknown key; remove it"
-    valid = [*model.model_fields, *_INPUT_ONLY_KEYS.get(model.__name__, ())]
-    close = difflib.get_close_matches(key, valid, n=1)
-    if close:
-        return f"unknown key; did you mean {close[0]}?"
+    close = _closest_key(loc, root_model)
+    if close is not None:
+        return f"unknown key; did you mean {close}?"
     return f"unknown key; the keys here are {', '.join(valid)}"
 
 
-def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[str | int, ...], root_model: type[BaseModel]) -> type[BaseModel] | None:
     """The model validating the mapping at ``loc`` (list indexes are skipped)."""
-    model: type[BaseModel] = Workload
+    model = root_model
     for part in loc:
         if not isinstance(part, str):
             continue

@@ -1,0 +1,182 @@
+"""The Plan: the configuration chosen to serve a workload, what it costs, and why it won.
+
+Money is US dollars over the plan's horizon scaled to a month (``*_usd_per_month``:
+the horizon's bill x 730 / horizon hours), so plans of any horizon compare.
+Every speed figure carries its basis (measured or estimated, with the method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from mlcost.core._values import Basis, Offer
+
+_HOURS_PER_MONTH = 730.0  # 8,760 / 12, as the providers' calculators count a month
+
+PlanPricing = Literal["on-demand", "spot", "mixed", "savings"]
+PlanScaling = Literal["fixed", "autoscaled"]
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    """One option's monthly bill by component; ``assumptions`` says what each rests on."""
+
+    on_demand_usd_per_month: float
+    spot_usd_per_month: float
+    commitment_usd_per_month: float
+    storage_usd_per_month: float
+    transfer_usd_per_month: float
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def compute_usd_per_month(self) -> float:
+        return (
+            self.on_demand_usd_per_month + self.spot_usd_per_month + self.commitment_usd_per_month
+        )
+
+    @property
+    def total_usd_per_month(self) -> float:
+        return self.compute_usd_per_month + self.storage_usd_per_month + self.transfer_usd_per_month
+
+
+@dataclass(frozen=True, slots=True)
+class SloResult:
+    """How the simulated month fares against the latency SLO (request counts are expectations).
+
+    The SLO is met when at most ``allowed_minutes_over_slo`` minutes have their
+    percentile latency above the SLO, and over the whole horizon no more than
+    ``100 - latency_percentile`` % of requests are slower than it.
+    """
+
+    latency_ms: float
+    latency_percentile: float
+    minutes: int
+    minutes_over_slo: int
+    allowed_minutes_over_slo: int
+    requests: float
+    requests_over_slo: float
+    worst_latency_ms: float
+    is_met: bool
+
+    @property
+    def share_of_requests_over_slo(self) -> float:
+        return self.requests_over_slo / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOption:
+    """One simulated configuration: a variant on a machine type, priced and scaled one way.
+
+    Replica counts are per minute over the horizon (min / mean / max); nodes
+    likewise. ``speed_basis`` says whether the replica's latency was measured on
+    this machine type or estimated (``speed_method``; ``confirm_by`` names the
+    measurement that would confirm it). ``why_not`` is empty for the winner and
+    otherwise says why this option lost to it.
+    """
+
+    variant: str
+    offer: Offer
+    pricing: PlanPricing
+    scaling: PlanScaling
+    commitment: str
+    accuracy: float | None
+    latency_ms_p50: float
+    latency_ms_p99: float
+    speed_basis: Basis
+    speed_method: str
+    confirm_by: str
+    pods_per_node: int
+    replicas_min: int
+    replicas_mean: float
+    replicas_max: int
+    nodes_mean: float
+    nodes_max: int
+    always_on_nodes: int
+    spot_node_share: float
+    interruptions_expected: float
+    cost: CostBreakdown
+    slo: SloResult
+    why_not: str = ""
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.cost.total_usd_per_month
+
+    @property
+    def label(self) -> str:
+        """One line: variant on machine, pricing, scaling."""
+        return (
+            f"{self.variant} on {self.offer.instance_type} ({self.offer.provider} "
+            f"{self.offer.region}), {self.pricing}, {self.scaling}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WaterfallBar:
+    """One step from the current setup to the plan: what changed, and the bill after it."""
+
+    label: str
+    monthly_usd: float
+    saved_usd: float
+    option: PlanOption | None
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavingsPlanAdvice:
+    """A commitment sized to the winner's always-on baseline, never to its peaks."""
+
+    commitment: str
+    nodes: int
+    instance_type: str
+    discount_fraction: float
+    is_upper_bound: bool
+    saved_usd_per_month: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerlessOption:
+    """The workload served per request instead, and where it breaks even with the winner."""
+
+    provider: str
+    service: str
+    memory_gb: float
+    duration_ms: float
+    monthly_usd: float
+    breakeven_requests_per_day: float
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The answer of ``mlcost plan``: the winner, how it was reached, and what else was weighed.
+
+    ``is_estimated`` is True when the winner's speed rests on an estimate;
+    ``confirm_by`` then names the measurement that would confirm it.
+    """
+
+    workload: str
+    horizon_days: int
+    requests: float
+    latency_ms: float
+    latency_percentile: float
+    accuracy_floor: float
+    winner: PlanOption
+    runners_up: tuple[PlanOption, ...]
+    pareto: tuple[PlanOption, ...]
+    waterfall: tuple[WaterfallBar, ...]
+    savings_plan: SavingsPlanAdvice | None
+    serverless: tuple[ServerlessOption, ...]
+    is_estimated: bool
+    confirm_by: str
+    candidates_simulated: int
+    candidates_meeting_slo: int
+    search_s: float
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def usd_per_1k_predictions(self) -> float:
+        monthly_requests = self.requests * _HOURS_PER_MONTH / (24.0 * self.horizon_days)
+        return self.winner.monthly_usd / monthly_requests * 1000.0 if monthly_requests else 0.0

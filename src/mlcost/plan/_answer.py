@@ -1,0 +1,372 @@
+"""From a search to an answer: the winner, the waterfall that reaches it, and what else was weighed.
+
+The waterfall is a chain of ever wider searches over the same simulated candidates,
+so every bar is a configuration that meets the SLO and the bars only fall:
+
+1. the current setup, at its catalog (or stated) price;
+2. autoscaling: the current model on the current machine type and pricing, autoscaled;
+3. spot: the same, with spot or mixed pricing allowed;
+4. compression and hardware change: any variant within the floor on any allowed machine;
+5. anything further (a commitment on the always-on baseline): the winner.
+
+A bar whose search finds nothing that meets the SLO is shown as not reachable and
+the chain goes on from the bar before it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mlcost.catalog import Catalog
+from mlcost.core import (
+    Plan,
+    PlanError,
+    PlanOption,
+    SavingsPlanAdvice,
+    ServerlessOption,
+    SloResult,
+    WaterfallBar,
+)
+from mlcost.cost import HOURS_PER_MONTH, ServerlessCall, serverless_breakeven_requests
+from mlcost.cost import serverless_monthly_usd as serverless_usd
+from mlcost.plan._bill import month_factor
+from mlcost.plan._search import Candidate, Search, check_exactly, to_option
+
+# Lambda gives a function one full vCPU at 1,769 MB (AWS Lambda docs, "Memory and computing power").
+_LAMBDA_MB_PER_VCPU = 1769.0
+_RUNNERS_UP = 8
+
+
+@dataclass(slots=True)
+class _Checked:
+    """Exact SLO results, computed once per candidate."""
+
+    search: Search
+    results: dict[int, SloResult]
+
+    def slo(self, candidate: Candidate) -> SloResult:
+        key = id(candidate)
+        if key not in self.results:
+            self.results[key] = check_exactly(candidate, self.search)
+        return self.results[key]
+
+    def cheapest(
+        self, pool: Sequence[Candidate], *, limit: int | None = None
+    ) -> tuple[Candidate, SloResult] | None:
+        """The cheapest screened-in candidate of ``pool`` that the exact check confirms."""
+        ranked = sorted((c for c in pool if c.is_screened_in), key=_rank)
+        for candidate in ranked[:limit]:
+            result = self.slo(candidate)
+            if result.is_met:
+                return candidate, result
+        return None
+
+
+def _rank(candidate: Candidate) -> tuple[float, float, str]:
+    return (
+        candidate.monthly_usd,
+        candidate.speed.replica.latency_ms_p99,
+        candidate.speed.offer.instance_type,
+    )
+
+
+def answer(
+    search: Search, catalog: Catalog, *, current_variant: str, exact_checks: int = 12
+) -> Plan:
+    """The Plan for ``search``; raises PlanError naming the binding constraint when none fits."""
+    checked = _Checked(search, {})
+    found = checked.cheapest(search.candidates, limit=exact_checks)
+    if found is None:
+        found = checked.cheapest(search.candidates)
+    if found is None:
+        raise PlanError(binding_constraint(search))
+    winner, winner_slo = found
+    met = [c for c in search.candidates if c.is_screened_in]
+    winner_option = to_option(winner, winner_slo)
+    runners = _runners_up(winner, search, checked)
+    pareto = _pareto(met, checked)
+    waterfall = _waterfall(search, catalog, checked, winner, current_variant)
+    is_estimated = winner.speed.replica.basis != "measured"
+    return Plan(
+        workload=search.workload.name or "workload",
+        horizon_days=search.workload.horizon_days,
+        requests=float(search.arrivals_per_s.sum() * 60.0),
+        latency_ms=search.workload.slo.latency_ms,
+        latency_percentile=search.workload.slo.latency_percentile,
+        accuracy_floor=search.accuracy_floor,
+        winner=winner_option,
+        runners_up=runners,
+        pareto=pareto,
+        waterfall=waterfall,
+        savings_plan=_savings_plan(winner, catalog, search.workload.horizon_days),
+        serverless=_serverless(winner, search, catalog),
+        is_estimated=is_estimated,
+        confirm_by=winner.speed.replica.confirm_by if is_estimated else "",
+        candidates_simulated=len(search.candidates),
+        candidates_meeting_slo=len(met),
+        search_s=search.seconds,
+        excluded=search.excluded + tuple(_unfit_summary(search)),
+    )
+
+
+def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
+    if not slo.is_met:
+        return (
+            f"misses the SLO: {slo.minutes_over_slo} minutes over p{slo.latency_percentile:g} "
+            f"{slo.latency_ms:g} ms (allowed {slo.allowed_minutes_over_slo}), "
+            f"{slo.share_of_requests_over_slo:.2%} of requests slower"
+        )
+    extra = candidate.monthly_usd - winner.monthly_usd
+    share = extra / winner.monthly_usd if winner.monthly_usd else 0.0
+    return f"costs ${extra:,.2f}/month more (+{share:.0%})"
+
+
+def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[PlanOption, ...]:
+    """The best other option per variant, per pricing, per machine type; and a cheaper miss."""
+    groups: list[Callable[[Candidate], object]] = [
+        lambda c: c.speed.variant.name,
+        lambda c: (c.pricing, c.scaling),
+        lambda c: c.speed.offer.instance_type,
+    ]
+    chosen: list[Candidate] = []
+    for key in groups:
+        seen = {key(winner)}
+        for candidate in sorted(search.candidates, key=_rank):
+            if not candidate.is_screened_in or key(candidate) in seen or candidate is winner:
+                continue
+            seen.add(key(candidate))
+            if candidate not in chosen:
+                chosen.append(candidate)
+            if len(seen) > 3:
+                break
+    cheaper_misses = [
+        c for c in search.candidates if not c.is_screened_in and c.monthly_usd < winner.monthly_usd
+    ]
+    if cheaper_misses:
+        chosen.append(min(cheaper_misses, key=lambda c: -c.monthly_usd))
+    options = []
+    for candidate in sorted(chosen, key=_rank)[:_RUNNERS_UP]:
+        slo = checked.slo(candidate)
+        options.append(to_option(candidate, slo, why_not=_why_not(candidate, slo, winner)))
+    return tuple(options)
+
+
+def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ...]:
+    """Options no other beats on all of cost, replica p99 latency and accuracy."""
+
+    def point(c: Candidate) -> tuple[float, float, float]:
+        return (c.monthly_usd, c.speed.replica.latency_ms_p99, -(c.speed.accuracy or 0.0))
+
+    front: list[Candidate] = []
+    for candidate in sorted(met, key=point):
+        p = point(candidate)
+        if any(all(a <= b for a, b in zip(point(f), p, strict=True)) for f in front):
+            continue
+        front.append(candidate)
+    options = []
+    for candidate in front[:_RUNNERS_UP]:
+        slo = checked.slo(candidate)
+        if slo.is_met:
+            options.append(to_option(candidate, slo))
+    return tuple(options)
+
+
+def _waterfall(
+    search: Search, catalog: Catalog, checked: _Checked, winner: Candidate, current_variant: str
+) -> tuple[WaterfallBar, ...]:
+    current = search.workload.current
+    if current is None:
+        return ()
+    offer = catalog.offer(current.instance_type, region=current.region, provider=current.provider)
+    price = current.usd_per_hour
+    basis = "stated by the user" if price is not None else "catalog list price"
+    if price is None:
+        if offer is None:
+            raise PlanError(
+                f"current: {current.instance_type} is not in the catalog for {current.provider} "
+                f"{current.region}; give current.usd_per_hour or import its price"
+            )
+        wanted = offer.usd_per_hour(is_spot=current.pricing == "spot")
+        if wanted is None:
+            raise PlanError(
+                f"current: the catalog has no {current.pricing} price for {current.instance_type}; "
+                "give current.usd_per_hour"
+            )
+        price = wanted
+    baseline_usd = price * current.count * HOURS_PER_MONTH
+    bars = [
+        WaterfallBar(
+            f"today: {current.count:g} x {current.instance_type} {current.pricing}, {current.scaling}",
+            baseline_usd,
+            0.0,
+            None,
+            basis,
+        )
+    ]
+    same_machine = [
+        c
+        for c in search.candidates
+        if c.speed.variant.name == current_variant
+        and c.speed.offer.instance_type == current.instance_type
+        and c.speed.offer.region == current.region
+    ]
+    steps: list[tuple[str, Sequence[Candidate]]] = [
+        (
+            "autoscaling",
+            [c for c in same_machine if c.scaling == "autoscaled" and c.pricing == "on-demand"],
+        ),
+        ("spot", [c for c in same_machine if c.pricing in ("on-demand", "spot", "mixed")]),
+        (
+            "compression and hardware change",
+            [c for c in search.candidates if c.pricing in ("on-demand", "spot", "mixed")],
+        ),
+        ("anything further", list(search.candidates)),
+    ]
+    previous = baseline_usd
+    for label, pool in steps:
+        best = checked.cheapest(pool, limit=None) if pool else None
+        if best is None:
+            bars.append(
+                WaterfallBar(
+                    f"{label}: not reachable with this setup", previous, 0.0, None, "simulated"
+                )
+            )
+            continue
+        candidate, slo = best
+        if label == "anything further" and candidate.monthly_usd >= previous - 1e-9:
+            break
+        option = to_option(candidate, slo)
+        cost = min(candidate.monthly_usd, previous)
+        bars.append(
+            WaterfallBar(
+                f"{label}: {_describe(option)}",
+                cost,
+                previous - cost,
+                option,
+                f"simulated, speed {option.speed_basis}",
+            )
+        )
+        previous = cost
+    del winner
+    return tuple(bars)
+
+
+def _describe(option: PlanOption) -> str:
+    pricing = option.commitment or option.pricing
+    return (
+        f"{option.variant} on {option.nodes_mean:.1f} x {option.offer.instance_type} on average, "
+        f"{pricing}, {option.scaling}"
+    )
+
+
+def _savings_plan(
+    winner: Candidate, catalog: Catalog, horizon_days: int
+) -> SavingsPlanAdvice | None:
+    """A commitment on the always-on nodes only; upper-bound rates are flagged as such."""
+    run, offer = winner.run, winner.speed.offer
+    nodes = int(run.always_on_nodes)
+    if nodes < 1 or winner.pricing == "savings":
+        return None
+    commitments = catalog.commitments_for(offer)
+    if not commitments:
+        return None
+    best = max(commitments, key=lambda c: c.discount_fraction)
+    # The always-on nodes run at the price the winner pays for them today.
+    paid = offer.spot_usd_per_hour if winner.pricing == "spot" else offer.on_demand_usd_per_hour
+    committed = offer.on_demand_usd_per_hour * (1.0 - best.discount_fraction)
+    saved = (paid or 0.0) - committed
+    if saved <= 0:
+        return None
+    return SavingsPlanAdvice(
+        commitment=f"{best.name} {best.term_years}y",
+        nodes=nodes,
+        instance_type=offer.instance_type,
+        discount_fraction=best.discount_fraction,
+        is_upper_bound=best.is_upper_bound,
+        saved_usd_per_month=saved * nodes * HOURS_PER_MONTH,
+        source=best.source,
+    )
+
+
+def _serverless(
+    winner: Candidate, search: Search, catalog: Catalog
+) -> tuple[ServerlessOption, ...]:
+    """Per-request platforms of the allowed providers, priced for the winner's variant."""
+    replica = winner.speed.replica
+    requests_per_month = float(search.arrivals_per_s.sum() * 60.0) * month_factor(
+        search.workload.horizon_days
+    )
+    options = []
+    for price in catalog.prices.serverless:
+        if price.provider not in search.workload.constraints.providers:
+            continue
+        memory_mb = max(replica.memory_mib * 1.048576, _LAMBDA_MB_PER_VCPU)
+        memory_gb = math.ceil(memory_mb) / 1000.0
+        # One vCPU instead of the replica's: assume the time grows with the thread count.
+        duration_ms = replica.latency_ms_p50 * max(1.0, replica.vcpus)
+        call = ServerlessCall(
+            memory_gb=memory_gb,
+            duration_ms=duration_ms,
+            vcpus=1.0 if price.usd_per_vcpu_second else 0.0,
+        )
+        monthly = serverless_usd(price, call, requests_per_month)
+        breakeven = serverless_breakeven_requests(price, call, winner.monthly_usd)
+        options.append(
+            ServerlessOption(
+                provider=price.provider,
+                service=price.service,
+                memory_gb=memory_gb,
+                duration_ms=duration_ms,
+                monthly_usd=monthly,
+                breakeven_requests_per_day=breakeven * 12.0 / 365.0,
+                method=(
+                    f"estimated: {memory_gb:g} GB (1 vCPU), {duration_ms:.1f} ms per request = "
+                    f"the replica's p50 x its {replica.vcpus:g} vCPUs on 1 vCPU; warm starts only, "
+                    "cold starts not counted"
+                ),
+            )
+        )
+    return tuple(options)
+
+
+def _unfit_summary(search: Search) -> list[str]:
+    reasons: dict[str, list[str]] = {}
+    for unfit in search.unfit:
+        reasons.setdefault(unfit.reason, []).append(f"{unfit.variant}@{unfit.offer_key[2]}")
+    lines = []
+    for reason, where in reasons.items():
+        shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+        lines.append(f"{shown}: {reason}")
+    return lines
+
+
+def binding_constraint(search: Search) -> str:
+    """One line: why nothing meets the SLO, and what to relax."""
+    slo = search.workload.slo
+    target = f"p{slo.latency_percentile:g} <= {slo.latency_ms:g} ms"
+    if not search.speeds:
+        if search.unfit:
+            fastest = min(search.unfit, key=lambda u: u.reason)
+            return (
+                f"binding constraint: no allowed machine can serve any variant within the "
+                f"accuracy floor {search.accuracy_floor:.2%} ({fastest.variant} on "
+                f"{fastest.offer_key[2]}: {fastest.reason}); allow more machines "
+                "(constraints.accelerators, constraints.regions) or relax slo.latency_ms"
+            )
+        return "binding constraint: no candidate to simulate; widen constraints"
+    best = min(search.speeds, key=lambda s: s.replica.latency_ms_p99)
+    if all(c.minutes_over_slo > search.allowed_minutes for c in search.candidates):
+        return (
+            f"binding constraint: the latency SLO {target}: no candidate meets it for enough "
+            f"minutes; the fastest replica ({best.variant.name} on {best.offer.instance_type}) "
+            f"has p99 {best.replica.latency_ms_p99:.1f} ms alone ({best.replica.basis}); relax "
+            f"slo.latency_ms above {best.replica.latency_ms_p99 * 1.5:.0f}, allow a lower "
+            "accuracy floor for a faster variant, or allow faster machines"
+        )
+    return (
+        f"binding constraint: the latency SLO {target} over the month: candidates pass the "
+        "per-minute screen but too many requests are slower than the SLO; relax slo.latency_ms "
+        "or raise constraints.min_replicas"
+    )

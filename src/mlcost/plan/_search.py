@@ -1,0 +1,577 @@
+"""The search: every variant within the accuracy floor x every allowed offer x pricing x scaling.
+
+Each candidate's month is simulated per minute (``simulate_fleet``: the HPA, pod
+start-up, node provisioning, bin-packing, spot interruptions) and screened against
+the SLO in microseconds: a minute is over the SLO exactly when its arrivals exceed
+what its ready replicas can take at the SLO (``max_arrivals_per_s``, the M/G/c model
+solved once per replica speed). Candidates are ranked by monthly cost; the cheapest
+ones, the Pareto front and the waterfall's steps are then checked with the full
+latency model, which also counts the requests slower than the SLO.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from mlcost.catalog import Catalog, matches_accelerator
+from mlcost.core import (
+    CostBreakdown,
+    Offer,
+    PlanError,
+    PlanOption,
+    PlanPricing,
+    PlanScaling,
+    Profile,
+    SloResult,
+    Variant,
+    Workload,
+)
+from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, fixed_costs, month_factor
+from mlcost.plan._estimate import ReplicaSpeed, Unfit, replica_speed
+from mlcost.plan._fleet import (
+    DEFAULT_SPOT_INTERRUPTION_BUCKET,
+    ON_DEMAND_ONLY,
+    FleetRun,
+    ScalingPolicy,
+    SpotPolicy,
+    pods_per_node,
+    simulate_fleet,
+)
+from mlcost.plan._queueing import (
+    ServiceTime,
+    latency_ms_percentile,
+    max_arrivals_per_s,
+    violations,
+)
+from mlcost.plan._traffic import arrivals_per_minute
+from mlcost.train import interruptions_per_hour
+
+FloatArray = npt.NDArray[np.float64]
+
+# Past this many replicas of one variant on one machine type the candidate is dropped:
+# a plan that needs thousands of pods wants a faster variant or machine.
+_MAX_REPLICAS = 5000
+# A pod that wants the whole node requests this share of its vCPUs (what the kubelet's
+# reservations leave on a 2-vCPU node is about 1.9).
+_WHOLE_NODE_SHARE = 0.9
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    """Knobs of the search; the defaults are Kubernetes' and the cluster autoscaler's.
+
+    ``allowed_minute_share`` is the share of minutes whose percentile latency may
+    exceed the SLO (0.001: 43 minutes a month) before a candidate fails it.
+    ``exact_checks`` is how many of the cheapest screened candidates get the full
+    latency model. A spot pool is taken to be short of capacity for replacements as
+    often as it reclaims instances (the bucket's monthly share), and a replacement
+    that finds it short runs on-demand for ``fallback_hours``.
+    """
+
+    target_utilisation: float = 0.6
+    scale_down_window_min: int = 5
+    pod_start_min: int = 1
+    node_provisioning_min: int = 2
+    node_scale_down_min: int = 10
+    allowed_minute_share: float = 0.001
+    exact_checks: int = 12
+    fallback_hours: float = 1.0
+    seed: int = 0
+    bill: BillSettings = field(default_factory=BillSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Speed:
+    """One variant's replica on one offer, with the latency model solved for the SLO."""
+
+    variant: Variant
+    accuracy: float | None
+    offer: Offer
+    replica: ReplicaSpeed
+    service: ServiceTime
+    capacity_per_s: FloatArray  # index c: most arrivals/s that c ready replicas take at the SLO
+    pods_per_node: int
+    fixed_replicas: int
+    max_replicas: int
+    fixed: FixedCosts
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One simulated configuration, screened against the SLO."""
+
+    speed: Speed
+    pricing: PlanPricing
+    scaling: PlanScaling
+    commitment: str
+    run: FleetRun
+    cost: CostBreakdown
+    minutes_over_slo: int
+    is_screened_in: bool
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.cost.total_usd_per_month
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """Everything the search found: speeds, candidates, what was left out and why."""
+
+    workload: Workload
+    arrivals_per_s: FloatArray
+    accuracy_floor: float
+    baseline: str
+    speeds: tuple[Speed, ...]
+    candidates: tuple[Candidate, ...]
+    excluded: tuple[str, ...]
+    unfit: tuple[Unfit, ...]
+    allowed_minutes: int
+    seconds: float
+
+
+def run_search(
+    workload: Workload,
+    *,
+    variants: Sequence[Variant],
+    profiles: Mapping[str, Sequence[Profile]],
+    catalog: Catalog,
+    baseline: str,
+    flops: Mapping[str, float] | None = None,
+    settings: SearchSettings | None = None,
+) -> Search:
+    """Simulate every candidate for ``workload``; raises PlanError when nothing can be tried."""
+    settings = settings or SearchSettings()
+    started = time.perf_counter()
+    counts = arrivals_per_minute(workload.traffic, horizon_days=workload.horizon_days)
+    arrivals = np.asarray(counts, dtype=np.float64) / 60.0
+    floor, excluded, kept = _accuracy_floor(workload, variants, profiles, baseline)
+    offers, offer_notes = _allowed_offers(workload, catalog)
+    excluded += offer_notes
+    requests_per_month = float(arrivals.sum() * 60.0) * month_factor(workload.horizon_days)
+    speeds: list[Speed] = []
+    unfit: list[Unfit] = []
+    tables = _Tables(workload, float(arrivals.max()))
+    for variant, accuracy, variant_profiles in kept:
+        for offer in offers:
+            speed = _speed(
+                workload,
+                variant,
+                accuracy,
+                variant_profiles,
+                offer,
+                arrivals,
+                requests_per_month,
+                catalog,
+                (flops or {}).get(variant.name),
+                tables,
+                settings,
+            )
+            if isinstance(speed, Unfit):
+                unfit.append(speed)
+            else:
+                speeds.append(speed)
+    allowed = math.floor(settings.allowed_minute_share * arrivals.size)
+    candidates = [
+        _simulate(speed, pricing, arrivals, workload, catalog, allowed, settings)
+        for speed in speeds
+        for pricing in _pricings(speed, workload, catalog)
+    ]
+    return Search(
+        workload,
+        arrivals,
+        floor,
+        baseline,
+        tuple(speeds),
+        tuple(candidates),
+        tuple(excluded),
+        tuple(unfit),
+        allowed,
+        time.perf_counter() - started,
+    )
+
+
+def _accuracy_floor(
+    workload: Workload,
+    variants: Sequence[Variant],
+    profiles: Mapping[str, Sequence[Profile]],
+    baseline: str,
+) -> tuple[float, list[str], list[tuple[Variant, float | None, Sequence[Profile]]]]:
+    base_profiles = profiles.get(baseline, ())
+    base_accuracy = next((p.accuracy for p in reversed(base_profiles) if p.accuracy), None)
+    if base_accuracy is None and workload.slo.accuracy_floor is None:
+        raise PlanError(
+            f"no measured accuracy for the baseline {baseline!r}, so the accuracy floor "
+            "'points below the baseline' has nothing to count from; run mlcost profile, "
+            "or give slo.accuracy_floor"
+        )
+    floor = workload.slo.accuracy_floor_for(base_accuracy or 0.0)
+    excluded: list[str] = []
+    kept: list[tuple[Variant, float | None, Sequence[Profile]]] = []
+    for variant in variants:
+        own = profiles.get(variant.name, ())
+        if not own:
+            excluded.append(f"{variant.name}: no profile; run mlcost profile {variant.name}")
+            continue
+        accuracy = own[-1].accuracy
+        if accuracy is None or accuracy < floor:
+            shown = "unmeasured" if accuracy is None else f"{accuracy:.2%}"
+            excluded.append(f"{variant.name}: accuracy {shown} is below the floor {floor:.2%}")
+            continue
+        kept.append((variant, accuracy, own))
+    if not kept:
+        best = max((p[-1].accuracy or 0.0 for p in profiles.values() if p), default=0.0)
+        raise PlanError(
+            f"binding constraint: the accuracy floor {floor:.2%}: no variant reaches it "
+            f"(best {best:.2%}); lower slo.accuracy_floor or slo.max_accuracy_drop_points"
+        )
+    return floor, excluded, kept
+
+
+def _allowed_offers(workload: Workload, catalog: Catalog) -> tuple[list[Offer], list[str]]:
+    rules = workload.constraints
+    chosen = []
+    for offer in catalog.offers:
+        if offer.provider not in rules.providers:
+            continue
+        if rules.regions and offer.region not in rules.regions:
+            continue
+        if rules.accelerators and not _accelerator_allowed(offer, rules.accelerators):
+            continue
+        chosen.append(offer)
+    if not chosen:
+        raise PlanError(
+            "binding constraint: no catalog offer is in the allowed providers "
+            f"({', '.join(rules.providers)}), regions ({', '.join(rules.regions) or 'any'}) "
+            f"and accelerators ({', '.join(rules.accelerators) or 'any'}); widen "
+            "constraints.regions or constraints.accelerators, or import prices with mlcost catalog import"
+        )
+    return chosen, []
+
+
+def _accelerator_allowed(offer: Offer, allowed: Sequence[str]) -> bool:
+    if not offer.has_accelerator:
+        return "cpu" in allowed
+    return any(
+        name != "cpu" and matches_accelerator(name, offer.accelerator_name) for name in allowed
+    )
+
+
+def _speed(
+    workload: Workload,
+    variant: Variant,
+    accuracy: float | None,
+    profiles: Sequence[Profile],
+    offer: Offer,
+    arrivals: FloatArray,
+    requests_per_month: float,
+    catalog: Catalog,
+    flops: float | None,
+    tables: _Tables,
+    settings: SearchSettings,
+) -> Speed | Unfit:
+    found = [replica_speed(p, variant, offer, flops_per_inference=flops) for p in profiles]
+    fits = [s for s in found if isinstance(s, ReplicaSpeed)]
+    if not fits:
+        last = found[-1]
+        assert isinstance(last, Unfit)
+        return last
+    replica = next((s for s in fits if s.basis == "measured"), fits[-1])
+    per_node = _pods_per_node(offer, replica)
+    if per_node < 1:
+        return Unfit(
+            variant.name,
+            offer.key,
+            f"one serving pod ({replica.vcpus:g} vCPU, {replica.memory_mib:.0f} MiB) does not "
+            "fit on the node after the system reservations",
+        )
+    service = ServiceTime.from_percentiles(replica.latency_ms_p50, replica.latency_ms_p99)
+    capacity, fixed_replicas = tables.capacity(service)
+    if fixed_replicas is None:
+        return Unfit(
+            variant.name,
+            offer.key,
+            _latency_reason(replica, workload, capacity),
+        )
+    rules = workload.constraints
+    # A fixed fleet pays for whole nodes, so it fills them.
+    nodes = math.ceil(max(fixed_replicas, rules.min_replicas) / per_node)
+    fixed_count = nodes * per_node
+    hpa_peak = math.ceil(float(arrivals.max()) * service.mean_s / settings.target_utilisation)
+    max_replicas = max(rules.min_replicas, fixed_replicas, hpa_peak)
+    if len(capacity) <= max_replicas:
+        capacity = tables.extended(service, max_replicas + 1)
+    fixed = fixed_costs(
+        workload,
+        offer,
+        artifact_bytes=variant.size_bytes,
+        requests_per_month=requests_per_month,
+        catalog=catalog,
+        settings=settings.bill,
+    )
+    return Speed(
+        variant,
+        accuracy,
+        offer,
+        replica,
+        service,
+        capacity,
+        per_node,
+        fixed_count,
+        max_replicas,
+        fixed,
+    )
+
+
+def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> FloatArray:
+    servers = np.arange(size, dtype=np.int64)
+    table = np.zeros(size)
+    table[1:] = max_arrivals_per_s(
+        servers[1:],
+        service,
+        slo_ms=workload.slo.latency_ms,
+        percentile=workload.slo.latency_percentile,
+    )
+    return table
+
+
+class _Tables:
+    """Capacity tables per service time: offers with the same replica speed share one."""
+
+    def __init__(self, workload: Workload, peak_per_s: float) -> None:
+        self._workload = workload
+        self._peak_per_s = peak_per_s
+        self._found: dict[ServiceTime, tuple[FloatArray, int | None]] = {}
+
+    def capacity(self, service: ServiceTime) -> tuple[FloatArray, int | None]:
+        """The table up to the smallest replica count that takes the peak, and that count."""
+        if service not in self._found:
+            self._found[service] = self._solve(service)
+        return self._found[service]
+
+    def extended(self, service: ServiceTime, size: int) -> FloatArray:
+        table, count = self.capacity(service)
+        if len(table) < size:
+            table = _capacity_table(service, self._workload, size)
+            self._found[service] = (table, count)
+        return table
+
+    def _solve(self, service: ServiceTime) -> tuple[FloatArray, int | None]:
+        peak = self._peak_per_s
+        size = max(8, math.ceil(peak * service.mean_s * 1.5) + 4)
+        while True:
+            table = _capacity_table(service, self._workload, min(size, _MAX_REPLICAS + 1))
+            enough = np.nonzero(table >= peak)[0]
+            if enough.size:
+                return table, max(1, int(enough[0]))
+            if table[-1] <= 0.0 or size > _MAX_REPLICAS:
+                return table, None
+            size *= 2
+
+
+def _pods_per_node(offer: Offer, replica: ReplicaSpeed) -> int:
+    """Pods per node; a replica that asks for every vCPU of a node gets what it can allocate.
+
+    A 2-thread replica on a 2-vCPU node cannot request 2 vCPUs (the kubelet reserves
+    some); it requests the allocatable rest and its threads still run on both vCPUs.
+    """
+    fits = pods_per_node(
+        node_vcpus=offer.vcpus,
+        node_memory_gib=offer.memory_gib,
+        pod_vcpus=replica.vcpus,
+        pod_memory_mib=replica.memory_mib,
+        node_accelerators=offer.accelerator_count,
+        pod_accelerators=replica.accelerators,
+        provider=offer.provider,
+    )
+    if fits == 0 and replica.vcpus >= offer.vcpus and not replica.accelerators:
+        fits = min(
+            1,
+            pods_per_node(
+                node_vcpus=offer.vcpus,
+                node_memory_gib=offer.memory_gib,
+                pod_vcpus=offer.vcpus * _WHOLE_NODE_SHARE,
+                pod_memory_mib=replica.memory_mib,
+                provider=offer.provider,
+            ),
+        )
+    return fits
+
+
+def _latency_reason(replica: ReplicaSpeed, workload: Workload, capacity: FloatArray) -> str:
+    slo = workload.slo
+    if capacity[-1] <= 0.0:
+        return (
+            f"one request alone takes longer than p{slo.latency_percentile:g} "
+            f"{slo.latency_ms:g} ms here (p99 {replica.latency_ms_p99:.1f} ms, {replica.basis})"
+        )
+    return f"more than {_MAX_REPLICAS} replicas would be needed at the peak"
+
+
+def _pricings(
+    speed: Speed, workload: Workload, catalog: Catalog
+) -> Iterator[tuple[PlanPricing, PlanScaling, SpotPolicy, str, float]]:
+    """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate."""
+    offer = speed.offer
+    share = workload.constraints.max_spot_share
+    base_nodes = math.ceil(workload.constraints.min_replicas / speed.pods_per_node)
+    has_spot = offer.spot_usd_per_hour is not None and share > 0
+    rate = interruptions_per_hour(offer.interruption_bucket or DEFAULT_SPOT_INTERRUPTION_BUCKET)
+    fallback = _fallback_share(rate)
+    scalings: tuple[PlanScaling, ...] = ("fixed", "autoscaled")
+    for scaling in scalings:
+        yield "on-demand", scaling, ON_DEMAND_ONLY, "", 0.0
+        if has_spot:
+            all_spot_base = 0 if share >= 1.0 else base_nodes
+            yield (
+                "spot",
+                scaling,
+                SpotPolicy(all_spot_base, share, rate, fallback_share=fallback),
+                "",
+                0.0,
+            )
+            if all_spot_base == 0:
+                yield (
+                    "mixed",
+                    scaling,
+                    SpotPolicy(base_nodes, share, rate, fallback_share=fallback),
+                    "",
+                    0.0,
+                )
+        for commitment in catalog.commitments_for(offer):
+            if commitment.is_upper_bound:
+                continue  # an "up to N %" figure is not a rate to plan on
+            price = offer.on_demand_usd_per_hour * (1.0 - commitment.discount_fraction)
+            name = f"{commitment.name} {commitment.term_years}y"
+            yield "savings", scaling, ON_DEMAND_ONLY, name, price
+
+
+def _fallback_share(rate_per_node_hour: float) -> float:
+    """Share of replacements that find spot short: the pool's monthly reclaim share."""
+    return 1.0 - math.exp(-rate_per_node_hour * 730.0)
+
+
+def _simulate(
+    speed: Speed,
+    pricing: tuple[PlanPricing, PlanScaling, SpotPolicy, str, float],
+    arrivals: FloatArray,
+    workload: Workload,
+    catalog: Catalog,
+    allowed_minutes: int,
+    settings: SearchSettings,
+) -> Candidate:
+    kind, scaling, spot, commitment, committed_price = pricing
+    is_autoscaled = scaling == "autoscaled"
+    rules = workload.constraints
+    policy = ScalingPolicy(
+        is_autoscaled=is_autoscaled,
+        min_replicas=rules.min_replicas if is_autoscaled else speed.fixed_replicas,
+        max_replicas=speed.max_replicas if is_autoscaled else speed.fixed_replicas,
+        target_utilisation=settings.target_utilisation,
+        scale_down_window_min=settings.scale_down_window_min,
+        pod_start_min=settings.pod_start_min,
+        node_provisioning_min=settings.node_provisioning_min,
+        node_scale_down_min=settings.node_scale_down_min,
+    )
+    run = simulate_fleet(
+        arrivals,
+        mean_service_s=speed.service.mean_s,
+        pods_per_node=speed.pods_per_node,
+        scaling=policy,
+        spot=spot,
+        seed=settings.seed,
+    )
+    ready = np.minimum(run.ready_replicas, len(speed.capacity_per_s) - 1)
+    over = int(np.count_nonzero(arrivals > speed.capacity_per_s[ready]))
+    offer = speed.offer
+    committed_hours = 0.0
+    on_demand_hours = run.on_demand_node_hours
+    if kind == "savings":
+        committed_hours = run.always_on_nodes * arrivals.size / 60.0
+        on_demand_hours = max(0.0, on_demand_hours - committed_hours)
+    compute = Compute(
+        on_demand_node_hours=on_demand_hours,
+        spot_node_hours=run.spot_node_hours,
+        committed_node_hours=committed_hours,
+        on_demand_usd_per_hour=offer.on_demand_usd_per_hour,
+        spot_usd_per_hour=offer.spot_usd_per_hour or 0.0,
+        committed_usd_per_hour=committed_price,
+    )
+    cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
+    return Candidate(speed, kind, scaling, commitment, run, cost, over, over <= allowed_minutes)
+
+
+def check_exactly(candidate: Candidate, search: Search) -> SloResult:
+    """The full latency model over every minute of ``candidate``'s month."""
+    slo = search.workload.slo
+    ready = candidate.run.ready_replicas
+    result = violations(
+        search.arrivals_per_s,
+        ready,
+        candidate.speed.service,
+        slo_ms=slo.latency_ms,
+        percentile=slo.latency_percentile,
+    )
+    busiest = int(np.argmax(search.arrivals_per_s / np.maximum(ready, 1)))
+    worst = float(
+        latency_ms_percentile(
+            search.arrivals_per_s[busiest : busiest + 1],
+            ready[busiest : busiest + 1],
+            candidate.speed.service,
+            slo.latency_percentile,
+        )[0]
+    )
+    tail_share = 1.0 - slo.latency_percentile / 100.0
+    is_met = (
+        result.minutes_over_slo <= search.allowed_minutes
+        and result.requests_over_slo <= tail_share * result.requests
+    )
+    return SloResult(
+        latency_ms=slo.latency_ms,
+        latency_percentile=slo.latency_percentile,
+        minutes=result.minutes,
+        minutes_over_slo=result.minutes_over_slo,
+        allowed_minutes_over_slo=search.allowed_minutes,
+        requests=result.requests,
+        requests_over_slo=result.requests_over_slo,
+        worst_latency_ms=worst,
+        is_met=is_met,
+    )
+
+
+def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> PlanOption:
+    """The Plan's record of one candidate."""
+    speed, run = candidate.speed, candidate.run
+    nodes = run.on_demand_nodes + run.spot_nodes
+    node_minutes = float(nodes.sum())
+    return PlanOption(
+        variant=speed.variant.name,
+        offer=speed.offer,
+        pricing=candidate.pricing,
+        scaling=candidate.scaling,
+        commitment=candidate.commitment,
+        accuracy=speed.accuracy,
+        latency_ms_p50=speed.replica.latency_ms_p50,
+        latency_ms_p99=speed.replica.latency_ms_p99,
+        speed_basis=speed.replica.basis,
+        speed_method=speed.replica.method,
+        confirm_by=speed.replica.confirm_by,
+        pods_per_node=speed.pods_per_node,
+        replicas_min=int(run.ready_replicas.min()),
+        replicas_mean=float(run.desired_replicas.mean()),
+        replicas_max=int(run.desired_replicas.max()),
+        nodes_mean=float(nodes.mean()),
+        nodes_max=int(nodes.max()),
+        always_on_nodes=int(run.always_on_nodes),
+        spot_node_share=float(run.spot_nodes.sum()) / node_minutes if node_minutes else 0.0,
+        interruptions_expected=float(run.expected_interruptions),
+        cost=candidate.cost,
+        slo=slo,
+        why_not=why_not,
+    )
