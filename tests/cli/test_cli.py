@@ -48,7 +48,7 @@ def test_case_study_json_and_what_if(home: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_reuses_the_cached_teacher_compresses_and_prints_the_waterfall(home: Path) -> None:
+def test_demo_reuses_the_cached_teacher_compresses_and_plans(home: Path) -> None:
     """The demo on a planted tiny teacher (the real one takes minutes to train)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
     from tiny_model import train_tiny_teacher
@@ -56,11 +56,14 @@ def test_demo_reuses_the_cached_teacher_compresses_and_prints_the_waterfall(home
     teacher = home / "artifacts" / "teacher"
     train_tiny_teacher(home / "tiny", out_dir=teacher)
     accuracy = json.loads((teacher / "metrics.json").read_text())["accuracy_test"]
-    out = run("demo", home=home, timeout=900).stdout
+    workload = Path(__file__).resolve().parents[2] / "examples" / "workload.yaml"
+    out = run("demo", "--workload", str(workload), home=home, timeout=900).stdout
     assert "demo teacher: cached" in out and f"{accuracy:.2%}" in out
     assert "Variants, measured on" in out and "recommended:" in out
     assert "distilled-int8" in out and "fp16: skipped" in out
-    assert "$129.60" in out
+    assert "winner:" in out and "savings waterfall" in out and "today: 5 x g4dn.xlarge" in out
+    assert "$129.60" in out and "mlcost's plan" in out
+    assert (home / "plan.json").is_file()
 
 
 def test_catalog_list_t4_on_aws_shows_prices_and_sources(home: Path) -> None:
@@ -135,6 +138,7 @@ def test_every_command_has_help(home: Path) -> None:
         ["compress"],
         ["profile"],
         ["variants", "list"],
+        ["plan"],
     ]
     for command in commands:
         out = run(*command, "--help", home=home).stdout

@@ -13,6 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 from tiny_model import train_tiny_teacher
 
+from mlcost.cli.compress import ALL_METHODS, DEMO_METHODS
+from mlcost.compress import CompressConfig
+
 pytestmark = pytest.mark.slow
 MLCOST = str(Path(sys.executable).with_name("mlcost"))
 FAST = ["--methods", "onnx,int8-dynamic", "--latency-requests", "10"]
@@ -42,6 +45,14 @@ def compressed(
     home = tmp_path_factory.mktemp("ws")
     out = run("compress", "--model", tiny[0], "--data", tiny[1], *FAST, "--json", home=home)
     return home, json.loads(out.stdout)
+
+
+def test_the_demo_builds_a_quantized_and_a_smaller_model_but_not_every_method(
+    tmp_path: Path,
+) -> None:
+    demo = tuple(DEMO_METHODS.split(","))
+    CompressConfig(out_dir=tmp_path, methods=demo).validate()
+    assert {"int8-dynamic", "distilled"} <= set(demo) < set(ALL_METHODS.split(","))
 
 
 def test_compress_json_has_variants_measured_profiles_and_one_recommendation(

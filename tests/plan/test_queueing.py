@@ -277,7 +277,7 @@ def test_max_arrivals_per_s_is_where_the_latency_model_reaches_the_slo(
     assert np.all(best > 0.0)
     assert np.all(np.diff(best) > 0.0)  # one more replica always carries more
     at_best = latency_ms_percentile(best, servers, service, 99.0)
-    assert at_best == pytest.approx(np.full(servers.shape, slo_ms), rel=1e-6)
+    assert at_best == pytest.approx(np.full(servers.shape, slo_ms), rel=1e-5)
     assert np.all(at_best <= slo_ms * (1.0 + 1e-9))
     above = latency_ms_percentile(best * (1.0 + 1e-5), servers, service, 99.0)
     assert np.all(above > slo_ms)
@@ -290,7 +290,7 @@ def test_max_arrivals_per_s_screens_a_month_like_the_latency_model() -> None:
     rate = rng.uniform(0.0, 1.0, size=MINUTES) * servers / LOW_VARIANCE.mean_s
     best = max_arrivals_per_s(servers, LOW_VARIANCE, slo_ms=30.0, percentile=99.0)
     is_over = latency_ms_percentile(rate, servers, LOW_VARIANCE, 99.0) > 30.0
-    near = np.isclose(rate, best, rtol=1e-9)
+    near = np.isclose(rate, best, rtol=1e-7)
     np.testing.assert_array_equal((rate > best)[~near], is_over[~near])
     assert 0 < is_over.sum() < MINUTES
 

@@ -17,7 +17,7 @@ from mlcost.cli._context import (
     open_store,
     print_json,
 )
-from mlcost.core import to_jsonable, write_text_atomic
+from mlcost.core import Plan, to_jsonable, write_text_atomic
 
 app = typer.Typer()
 
@@ -35,13 +35,13 @@ def plan(
     ] = "baseline",
     as_json: JsonOption = False,
     home: HomeOption = None,
-) -> None:
+) -> Plan | None:
     """Simulate a month per minute for every candidate and print the cheapest that meets the SLO."""
     from mlcost.plan import workload_kind
 
     if workload_kind(workload_file) == "training":
         _plan_training(workload_file, out, as_json=as_json, home=home)
-        return
+        return None
     from mlcost.cli._plan_report import render_plan
     from mlcost.plan import load_workload, plan_serving
 
@@ -53,6 +53,7 @@ def plan(
         workload, variants=variants, profiles=profiles, catalog=catalog, baseline=baseline
     )
     _emit(to_jsonable(result), out, as_json=as_json, render=lambda: render_plan(result, console))
+    return result
 
 
 def _plan_training(path: Path, out: Path, *, as_json: bool, home: Path | None) -> None:

@@ -395,6 +395,9 @@ class _Builder:
         started = time.perf_counter()
         with staged_folder(final) as folder:
             details = build(folder)
+            # The new variant's validation logits (if checked) serve its own children: key them by
+            # the path it has once in place, so int8 does not predict its ONNX parent again.
+            logits = self._reference_logits.pop(str(folder), None)
             size = artifact_bytes(folder)
             variant = Variant(
                 name=name,
@@ -413,6 +416,8 @@ class _Builder:
                 },
             )
             write_text_atomic(folder / VARIANT_FILE, json.dumps(to_jsonable(variant), indent=2))
+        if logits is not None:
+            self._reference_logits[variant.path] = logits
         return variant
 
     def _check_against(
@@ -424,6 +429,8 @@ class _Builder:
         if parent.path not in self._reference_logits:
             self._reference_logits[parent.path] = self._logits(Path(parent.path))
         reference = self._reference_logits[parent.path]
+        if device == "cpu":
+            self._reference_logits[str(folder)] = child  # re-keyed by _build once in place
         diff = float(np.abs(child - reference).max())
         agreement = float(np.mean(child.argmax(1) == reference.argmax(1)))
         if max_diff is not None and diff > max_diff:

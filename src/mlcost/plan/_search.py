@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,7 @@ _MAX_REPLICAS = 5000
 # A pod that wants the whole node requests this share of its vCPUs (what the kubelet's
 # reservations leave on a 2-vCPU node is about 1.9).
 _WHOLE_NODE_SHARE = 0.9
+_TAIL_FIT_TRIES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ def _speed(
             f"one serving pod ({replica.vcpus:g} vCPU, {replica.memory_mib:.0f} MiB) does not "
             "fit on the node after the system reservations",
         )
-    service = ServiceTime.from_percentiles(replica.latency_ms_p50, replica.latency_ms_p99)
+    service, replica = _service_time(replica)
     capacity, fixed_replicas = tables.capacity(service)
     if fixed_replicas is None:
         return Unfit(
@@ -339,6 +340,29 @@ def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> Floa
         percentile=workload.slo.latency_percentile,
     )
     return table
+
+
+def _service_time(replica: ReplicaSpeed) -> tuple[ServiceTime, ReplicaSpeed]:
+    """The service time fitted to the replica's p50/p99; a tail too heavy to fit is made lighter
+    by raising the p50 (slower, never faster, than measured), and the method says so."""
+    p50, p99 = replica.latency_ms_p50, replica.latency_ms_p99
+    for _ in range(_TAIL_FIT_TRIES):
+        try:
+            service = ServiceTime.from_percentiles(p50, p99)
+        except PlanError:
+            p50 *= 1.25
+            continue
+        if p50 == replica.latency_ms_p50:
+            return service, replica
+        note = (
+            f"; its p99/p50 of {replica.latency_ms_p99 / replica.latency_ms_p50:.0f} is too "
+            f"heavy a tail to model, so the p50 is taken as {p50:.2f} ms (slower)"
+        )
+        return service, replace(replica, latency_ms_p50=p50, method=replica.method + note)
+    raise PlanError(
+        f"{replica.variant}: p99 {p99:.2f} ms vs p50 {replica.latency_ms_p50:.2f} ms cannot be "
+        "modelled; measure it again on a quiet machine (mlcost profile VARIANT)"
+    )
 
 
 class _Tables:
