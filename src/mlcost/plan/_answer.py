@@ -64,10 +64,12 @@ class _Checked:
         return None
 
 
-def _rank(candidate: Candidate) -> tuple[float, float, str]:
+def _rank(candidate: Candidate) -> tuple[float, float, int, str]:
+    """Cheapest first; on a tie the lower p99, then autoscaled (it follows traffic growth)."""
     return (
-        candidate.monthly_usd,
+        round(candidate.monthly_usd, 2),
         candidate.speed.replica.latency_ms_p99,
+        0 if candidate.scaling == "autoscaled" else 1,
         candidate.speed.offer.instance_type,
     )
 
@@ -119,6 +121,11 @@ def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
             f"{slo.share_of_requests_over_slo:.2%} of requests slower"
         )
     extra = candidate.monthly_usd - winner.monthly_usd
+    if extra < 0.005:
+        mine, best = candidate.speed.replica.latency_ms_p99, winner.speed.replica.latency_ms_p99
+        if mine > best:
+            return f"same cost, slower: replica p99 {mine:.1f} ms vs {best:.1f} ms"
+        return "same cost and speed; the winner is autoscaled and follows traffic growth"
     share = extra / winner.monthly_usd if winner.monthly_usd else 0.0
     return f"costs ${extra:,.2f}/month more (+{share:.0%})"
 
