@@ -180,3 +180,33 @@ def test_a_tail_too_heavy_to_fit_is_planned_slower_not_refused() -> None:
         assert "too heavy a tail to model" in speed.replica.method
         assert speed.replica.latency_ms_p99 / speed.replica.latency_ms_p50 < 60  # p50 raised
     assert any(c.is_screened_in for c in search.candidates if c.speed in speeds)
+
+
+def test_a_spot_fleet_that_reclaims_would_break_keeps_a_spare_node() -> None:
+    # One replica, an hour to replace a reclaimed node, and no minute allowed over the SLO:
+    # every reclaim is an outage unless a spare spot node is kept.
+    single = REFERENCE.model_copy(
+        update={
+            "constraints": Constraints(
+                providers=("aws",), regions=("us-east-1",), min_replicas=1, max_spot_share=1.0
+            )
+        }
+    )
+    search = run_search(
+        single,
+        variants=VARIANTS,
+        profiles={p.variant: [p] for p in PROFILES},
+        catalog=CATALOG,
+        baseline="baseline",
+        settings=SearchSettings(allowed_minute_share=0.0, node_provisioning_min=60),
+    )
+    spot = [c for c in search.candidates if c.pricing == "spot"]
+    reclaimed = [c for c in spot if c.run.interruptions > 0]
+    assert reclaimed, "seed 0 reclaims at least one fleet"
+    for candidate in reclaimed:
+        assert candidate.spare_nodes == 1 and candidate.is_screened_in
+        spare_free = [
+            c for c in spot if c.speed is candidate.speed and c.scaling == candidate.scaling
+        ]
+        assert spare_free == [candidate]
+    assert all(c.spare_nodes == 0 for c in spot if c.run.interruptions == 0)

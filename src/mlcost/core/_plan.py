@@ -98,6 +98,7 @@ class PlanOption:
     cost: CostBreakdown
     slo: SloResult
     why_not: str = ""
+    spare_nodes: int = 0
 
     @property
     def monthly_usd(self) -> float:

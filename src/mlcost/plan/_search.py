@@ -115,6 +115,7 @@ class Candidate:
     cost: CostBreakdown
     minutes_over_slo: int
     is_screened_in: bool
+    spare_nodes: int = 0
 
     @property
     def monthly_usd(self) -> float:
@@ -182,7 +183,7 @@ def run_search(
     candidates = [
         _simulate(speed, pricing, arrivals, workload, catalog, allowed, settings)
         for speed in speeds
-        for pricing in _pricings(speed, workload, catalog)
+        for pricing in _pricings(speed, workload, catalog, settings.fallback_hours)
     ]
     return Search(
         workload,
@@ -439,7 +440,7 @@ def _latency_reason(replica: ReplicaSpeed, workload: Workload, capacity: FloatAr
 
 
 def _pricings(
-    speed: Speed, workload: Workload, catalog: Catalog
+    speed: Speed, workload: Workload, catalog: Catalog, fallback_hours: float
 ) -> Iterator[tuple[PlanPricing, PlanScaling, SpotPolicy, str, float]]:
     """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate."""
     offer = speed.offer
@@ -456,7 +457,13 @@ def _pricings(
             yield (
                 "spot",
                 scaling,
-                SpotPolicy(all_spot_base, share, rate, fallback_share=fallback),
+                SpotPolicy(
+                    all_spot_base,
+                    share,
+                    rate,
+                    fallback_share=fallback,
+                    fallback_hours=fallback_hours,
+                ),
                 "",
                 0.0,
             )
@@ -464,7 +471,13 @@ def _pricings(
                 yield (
                     "mixed",
                     scaling,
-                    SpotPolicy(base_nodes, share, rate, fallback_share=fallback),
+                    SpotPolicy(
+                        base_nodes,
+                        share,
+                        rate,
+                        fallback_share=fallback,
+                        fallback_hours=fallback_hours,
+                    ),
                     "",
                     0.0,
                 )
@@ -503,16 +516,26 @@ def _simulate(
         node_provisioning_min=settings.node_provisioning_min,
         node_scale_down_min=settings.node_scale_down_min,
     )
-    run = simulate_fleet(
-        arrivals,
-        mean_service_s=speed.service.mean_s,
-        pods_per_node=speed.pods_per_node,
-        scaling=policy,
-        spot=spot,
-        seed=settings.seed,
-    )
-    ready = np.minimum(run.ready_replicas, len(speed.capacity_per_s) - 1)
-    over = int(np.count_nonzero(arrivals > speed.capacity_per_s[ready]))
+
+    def month(policy_spot: SpotPolicy) -> tuple[FleetRun, int]:
+        run = simulate_fleet(
+            arrivals,
+            mean_service_s=speed.service.mean_s,
+            pods_per_node=speed.pods_per_node,
+            scaling=policy,
+            spot=policy_spot,
+            seed=settings.seed,
+        )
+        ready = np.minimum(run.ready_replicas, len(speed.capacity_per_s) - 1)
+        return run, int(np.count_nonzero(arrivals > speed.capacity_per_s[ready]))
+
+    run, over = month(spot)
+    if kind in ("spot", "mixed") and over > allowed_minutes:
+        # Reclaims cut capacity below need: one spare spot node may absorb them.
+        spare = replace(spot, overprovision_nodes=1)
+        spared_run, spared_over = month(spare)
+        if spared_over <= allowed_minutes:
+            run, over, spot = spared_run, spared_over, spare
     offer = speed.offer
     committed_hours = 0.0
     on_demand_hours = run.on_demand_node_hours
@@ -528,7 +551,17 @@ def _simulate(
         committed_usd_per_hour=committed_price,
     )
     cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
-    return Candidate(speed, kind, scaling, commitment, run, cost, over, over <= allowed_minutes)
+    return Candidate(
+        speed,
+        kind,
+        scaling,
+        commitment,
+        run,
+        cost,
+        over,
+        over <= allowed_minutes,
+        spot.overprovision_nodes,
+    )
 
 
 def check_exactly(candidate: Candidate, search: Search) -> SloResult:
@@ -598,4 +631,5 @@ def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> Pla
         cost=candidate.cost,
         slo=slo,
         why_not=why_not,
+        spare_nodes=candidate.spare_nodes,
     )
