@@ -210,3 +210,15 @@ def test_a_spot_fleet_that_reclaims_would_break_keeps_a_spare_node() -> None:
         ]
         assert spare_free == [candidate]
     assert all(c.spare_nodes == 0 for c in spot if c.run.interruptions == 0)
+
+
+def test_profiles_of_an_earlier_build_are_not_planned_on() -> None:
+    rebuilt = [dataclasses.replace(v, recipe={"key": "new"}) for v in VARIANTS]
+    stale = [dataclasses.replace(p, variant_key="old") for p in PROFILES]
+    with pytest.raises(PlanError, match="no profiled variant"):
+        plan_serving(REFERENCE, variants=rebuilt, profiles=stale, catalog=CATALOG, settings=FAST)
+    fresh = [dataclasses.replace(p, variant_key="new") for p in PROFILES]
+    plan = plan_serving(
+        REFERENCE, variants=rebuilt, profiles=stale + fresh, catalog=CATALOG, settings=FAST
+    )
+    assert plan.winner.slo.is_met

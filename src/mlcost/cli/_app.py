@@ -69,7 +69,7 @@ def demo(
             f"{workload} not found; run the demo from the repository root or give --workload FILE"
         )
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
-    compress.compress(home=home)
+    compress.compress(methods=compress.DEMO_METHODS, home=home)
     result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
     if result is not None:
         story = CaseStudy().waterfall()

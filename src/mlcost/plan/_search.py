@@ -219,7 +219,9 @@ def _accuracy_floor(
     for variant in variants:
         own = profiles.get(variant.name, ())
         if not own:
-            excluded.append(f"{variant.name}: no profile; run mlcost profile {variant.name}")
+            excluded.append(
+                f"{variant.name}: no profile of its current build; run mlcost profile {variant.name}"
+            )
             continue
         accuracy = own[-1].accuracy
         if accuracy is None or accuracy < floor:

@@ -25,11 +25,16 @@ def plan_serving(
 
     ``profiles`` may hold several per variant (this machine, imported ones); each
     offer uses a profile measured on its machine type when there is one, else an
-    estimate from the newest. Raises PlanError when nothing was profiled, or, naming
+    estimate from the newest. Profiles of an earlier build of a variant (another
+    recipe key) are ignored. Raises PlanError when nothing was profiled, or, naming
     the binding constraint, when no candidate meets the SLO.
     """
+    builds = {v.name: str(v.recipe.get("key", "")) for v in variants}
     by_variant: dict[str, list[Profile]] = {}
     for profile in sorted(profiles, key=lambda p: p.measured_at):
+        build = builds.get(profile.variant, "")
+        if profile.variant_key and build and profile.variant_key != build:
+            continue  # measured on an earlier build of the variant
         by_variant.setdefault(profile.variant, []).append(profile)
     profiled = [v for v in variants if v.name in by_variant]
     if not profiled:
@@ -41,7 +46,7 @@ def plan_serving(
     flops = variant_flops(profiled, by_variant) if _has_accelerators(catalog, workload) else {}
     search = run_search(
         workload,
-        variants=profiled,
+        variants=variants,
         profiles=by_variant,
         catalog=catalog,
         baseline=baseline,
