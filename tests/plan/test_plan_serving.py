@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 from pathlib import Path
 
@@ -69,8 +70,11 @@ def test_the_waterfall_starts_at_today_and_falls_to_the_winner(reference_plan: P
     reached = [bar.monthly_usd for bar in bars[1:]]
     assert reached == sorted(reached, reverse=True)
     assert bars[-1].monthly_usd == pytest.approx(reference_plan.winner.monthly_usd)
-    for bar in bars[1:]:
-        assert bar.saved_usd >= -1e-9 or bar.option is not None
+    for before, bar in itertools.pairwise(bars):
+        assert bar.saved_usd == pytest.approx(before.monthly_usd - bar.monthly_usd)
+        assert bar.option is not None and bar.option.slo.is_met
+    labels = [bar.label.split(":")[0] for bar in bars]
+    assert labels[:4] == ["today", "autoscaling", "spot", "compression and hardware change"]
 
 
 def test_every_runner_up_says_why_it_lost(reference_plan: Plan) -> None:

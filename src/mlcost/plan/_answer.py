@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from mlcost.catalog import Catalog
 from mlcost.core import (
     Plan,
@@ -32,7 +34,8 @@ from mlcost.core import (
 from mlcost.cost import HOURS_PER_MONTH, ServerlessCall, serverless_breakeven_requests
 from mlcost.cost import serverless_monthly_usd as serverless_usd
 from mlcost.plan._bill import month_factor
-from mlcost.plan._search import Candidate, Search, check_exactly, to_option
+from mlcost.plan._queueing import latency_ms_percentile, violations
+from mlcost.plan._search import Candidate, Search
 
 # Lambda gives a function one full vCPU at 1,769 MB (AWS Lambda docs, "Memory and computing power").
 _LAMBDA_MB_PER_VCPU = 1769.0
@@ -89,7 +92,7 @@ def answer(
     winner_option = to_option(winner, winner_slo)
     runners = _runners_up(winner, search, checked)
     pareto = _pareto(met, checked)
-    waterfall = _waterfall(search, catalog, checked, winner, current_variant)
+    waterfall = _waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
     return Plan(
         workload=search.workload.name or "workload",
@@ -181,7 +184,7 @@ def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ..
 
 
 def _waterfall(
-    search: Search, catalog: Catalog, checked: _Checked, winner: Candidate, current_variant: str
+    search: Search, catalog: Catalog, checked: _Checked, current_variant: str
 ) -> tuple[WaterfallBar, ...]:
     current = search.workload.current
     if current is None:
@@ -245,7 +248,7 @@ def _waterfall(
         if label == "anything further" and candidate.monthly_usd >= previous - 1e-9:
             break
         option = to_option(candidate, slo)
-        cost = min(candidate.monthly_usd, previous)
+        cost = candidate.monthly_usd
         bars.append(
             WaterfallBar(
                 f"{label}: {_describe(option)}",
@@ -256,7 +259,6 @@ def _waterfall(
             )
         )
         previous = cost
-    del winner
     return tuple(bars)
 
 
@@ -376,4 +378,75 @@ def binding_constraint(search: Search) -> str:
         f"binding constraint: the latency SLO {target} over the month: candidates pass the "
         "per-minute screen but too many requests are slower than the SLO; relax slo.latency_ms "
         "or raise constraints.min_replicas"
+    )
+
+
+def check_exactly(candidate: Candidate, search: Search) -> SloResult:
+    """The full latency model over every minute of ``candidate``'s month."""
+    slo = search.workload.slo
+    ready = candidate.run.ready_replicas
+    result = violations(
+        search.arrivals_per_s,
+        ready,
+        candidate.speed.service,
+        slo_ms=slo.latency_ms,
+        percentile=slo.latency_percentile,
+    )
+    busiest = int(np.argmax(search.arrivals_per_s / np.maximum(ready, 1)))
+    worst = float(
+        latency_ms_percentile(
+            search.arrivals_per_s[busiest : busiest + 1],
+            ready[busiest : busiest + 1],
+            candidate.speed.service,
+            slo.latency_percentile,
+        )[0]
+    )
+    tail_share = 1.0 - slo.latency_percentile / 100.0
+    is_met = (
+        result.minutes_over_slo <= search.allowed_minutes
+        and result.requests_over_slo <= tail_share * result.requests
+    )
+    return SloResult(
+        latency_ms=slo.latency_ms,
+        latency_percentile=slo.latency_percentile,
+        minutes=result.minutes,
+        minutes_over_slo=result.minutes_over_slo,
+        allowed_minutes_over_slo=search.allowed_minutes,
+        requests=result.requests,
+        requests_over_slo=result.requests_over_slo,
+        worst_latency_ms=worst,
+        is_met=is_met,
+    )
+
+
+def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> PlanOption:
+    """The Plan's record of one candidate."""
+    speed, run = candidate.speed, candidate.run
+    nodes = run.on_demand_nodes + run.spot_nodes
+    node_minutes = float(nodes.sum())
+    return PlanOption(
+        variant=speed.variant.name,
+        offer=speed.offer,
+        pricing=candidate.pricing,
+        scaling=candidate.scaling,
+        commitment=candidate.commitment,
+        accuracy=speed.accuracy,
+        latency_ms_p50=speed.replica.latency_ms_p50,
+        latency_ms_p99=speed.replica.latency_ms_p99,
+        speed_basis=speed.replica.basis,
+        speed_method=speed.replica.method,
+        confirm_by=speed.replica.confirm_by,
+        pods_per_node=speed.pods_per_node,
+        replicas_min=int(run.ready_replicas.min()),
+        replicas_mean=float(run.desired_replicas.mean()),
+        replicas_max=int(run.desired_replicas.max()),
+        nodes_mean=float(nodes.mean()),
+        nodes_max=int(nodes.max()),
+        always_on_nodes=int(run.always_on_nodes),
+        spot_node_share=float(run.spot_nodes.sum()) / node_minutes if node_minutes else 0.0,
+        interruptions_expected=float(run.expected_interruptions),
+        cost=candidate.cost,
+        slo=slo,
+        why_not=why_not,
+        spare_nodes=candidate.spare_nodes,
     )
