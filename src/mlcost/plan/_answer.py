@@ -127,7 +127,9 @@ def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
     if extra < 0.005:
         mine, best = candidate.speed.replica.latency_ms_p99, winner.speed.replica.latency_ms_p99
         if mine > best:
-            return f"same cost, slower: replica p99 {mine:.1f} ms vs {best:.1f} ms"
+            gain = ((candidate.speed.accuracy or 0.0) - (winner.speed.accuracy or 0.0)) * 100
+            more = f", though {gain:.2f} pt more accurate" if gain > 0.005 else ""
+            return f"same cost, slower: replica p99 {mine:.1f} ms vs {best:.1f} ms{more}"
         return "same cost and speed; the winner is autoscaled and follows traffic growth"
     share = extra / winner.monthly_usd if winner.monthly_usd else 0.0
     return f"costs ${extra:,.2f}/month more (+{share:.0%})"
