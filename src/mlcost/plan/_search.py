@@ -245,39 +245,24 @@ def _pricings(
     base_nodes = math.ceil(workload.constraints.min_replicas / speed.pods_per_node)
     has_spot = offer.spot_usd_per_hour is not None and share > 0
     rate = interruptions_per_hour(offer.interruption_bucket or DEFAULT_SPOT_INTERRUPTION_BUCKET)
-    fallback = _fallback_share(rate)
+
+    def on_spot(on_demand_base_nodes: int) -> SpotPolicy:
+        return SpotPolicy(
+            on_demand_base_nodes,
+            share,
+            rate,
+            fallback_share=_fallback_share(rate),
+            fallback_hours=fallback_hours,
+        )
+
+    all_spot_base = 0 if share >= 1.0 else base_nodes
     scalings: tuple[PlanScaling, ...] = ("fixed", "autoscaled")
     for scaling in scalings:
         yield "on-demand", scaling, ON_DEMAND_ONLY, "", 0.0
         if has_spot:
-            all_spot_base = 0 if share >= 1.0 else base_nodes
-            yield (
-                "spot",
-                scaling,
-                SpotPolicy(
-                    all_spot_base,
-                    share,
-                    rate,
-                    fallback_share=fallback,
-                    fallback_hours=fallback_hours,
-                ),
-                "",
-                0.0,
-            )
-            if all_spot_base == 0:
-                yield (
-                    "mixed",
-                    scaling,
-                    SpotPolicy(
-                        base_nodes,
-                        share,
-                        rate,
-                        fallback_share=fallback,
-                        fallback_hours=fallback_hours,
-                    ),
-                    "",
-                    0.0,
-                )
+            yield "spot", scaling, on_spot(all_spot_base), "", 0.0
+            if all_spot_base == 0:  # an on-demand base for min_replicas, the rest spot
+                yield "mixed", scaling, on_spot(base_nodes), "", 0.0
         for commitment in catalog.commitments_for(offer):
             if commitment.is_upper_bound:
                 continue  # an "up to N %" figure is not a rate to plan on
