@@ -25,10 +25,10 @@ from mlcost.plan._fleet import (
     ON_DEMAND_ONLY,
     ScalingPolicy,
     SpotPolicy,
-    interruptions_per_node_hour,
     simulate_fleet,
 )
 from mlcost.plan._traffic import arrivals_per_minute
+from mlcost.train import interruptions_per_hour
 
 MEAN_SERVICE_S = 0.3
 PODS_PER_NODE = 3
@@ -40,7 +40,7 @@ CASES = {
         SpotPolicy(
             on_demand_base_nodes=1,
             spot_share=1.0,
-            interruptions_per_node_hour=interruptions_per_node_hour(">20%"),
+            interruptions_per_node_hour=interruptions_per_hour(">20%"),
             overprovision_nodes=1,
             fallback_share=0.1,
         ),
