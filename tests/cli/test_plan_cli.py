@@ -45,7 +45,12 @@ def test_plan_prints_the_winner_the_waterfall_and_writes_plan_json(
     assert data["waterfall"][0]["monthly_usd"] == pytest.approx(0.526 * 5 * 730)
     cost = data["winner"]["cost"]
     total = sum(cost[k] for k in cost if k.endswith("_usd_per_month"))
+    assert data["winner"]["monthly_usd"] == pytest.approx(total)
     assert total < 129.60
+    requests_per_month = 1_000_000 * 730 / 24
+    assert data["usd_per_1k_predictions"] == pytest.approx(
+        total / requests_per_month * 1000, rel=0.01
+    )
 
 
 def test_plan_json_goes_to_stdout(measured_home: Path, tmp_path: Path) -> None:

@@ -12,8 +12,6 @@ from typing import Literal
 
 from mlcost.core._values import Basis, Offer
 
-_HOURS_PER_MONTH = 730.0  # 8,760 / 12, as the providers' calculators count a month
-
 PlanPricing = Literal["on-demand", "spot", "mixed", "savings"]
 PlanScaling = Literal["fixed", "autoscaled"]
 
@@ -71,8 +69,10 @@ class PlanOption:
     Replica counts are per minute over the horizon (min / mean / max); nodes
     likewise. ``speed_basis`` says whether the replica's latency was measured on
     this machine type or estimated (``speed_method``; ``confirm_by`` names the
-    measurement that would confirm it). ``why_not`` is empty for the winner and
-    otherwise says why this option lost to it.
+    measurement that would confirm it). ``monthly_usd`` is the cost breakdown's
+    total. ``spare_nodes`` are spot nodes kept beyond need so that a reclaim does
+    not cut capacity below it. ``why_not`` is empty for the winner and otherwise
+    says why this option lost to it.
     """
 
     variant: str
@@ -96,13 +96,10 @@ class PlanOption:
     spot_node_share: float
     interruptions_expected: float
     cost: CostBreakdown
+    monthly_usd: float
     slo: SloResult
     why_not: str = ""
     spare_nodes: int = 0
-
-    @property
-    def monthly_usd(self) -> float:
-        return self.cost.total_usd_per_month
 
     @property
     def label(self) -> str:
@@ -156,6 +153,7 @@ class Plan:
 
     ``is_estimated`` is True when the winner's speed rests on an estimate;
     ``confirm_by`` then names the measurement that would confirm it.
+    ``usd_per_1k_predictions`` is the winner's monthly bill over a month's requests.
     """
 
     workload: str
@@ -175,9 +173,5 @@ class Plan:
     candidates_simulated: int
     candidates_meeting_slo: int
     search_s: float
+    usd_per_1k_predictions: float
     excluded: tuple[str, ...] = ()
-
-    @property
-    def usd_per_1k_predictions(self) -> float:
-        monthly_requests = self.requests * _HOURS_PER_MONTH / (24.0 * self.horizon_days)
-        return self.winner.monthly_usd / monthly_requests * 1000.0 if monthly_requests else 0.0

@@ -94,6 +94,9 @@ def answer(
     pareto = _pareto(met, checked)
     waterfall = _waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
+    requests_per_month = float(search.arrivals_per_s.sum() * 60.0) * month_factor(
+        search.workload.horizon_days
+    )
     return Plan(
         workload=search.workload.name or "workload",
         horizon_days=search.workload.horizon_days,
@@ -112,6 +115,9 @@ def answer(
         candidates_simulated=len(search.candidates),
         candidates_meeting_slo=len(met),
         search_s=search.seconds,
+        usd_per_1k_predictions=(
+            winner.monthly_usd / requests_per_month * 1000.0 if requests_per_month else 0.0
+        ),
         excluded=search.excluded + tuple(_unfit_summary(search)),
     )
 
@@ -448,6 +454,7 @@ def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> Pla
         spot_node_share=float(run.spot_nodes.sum()) / node_minutes if node_minutes else 0.0,
         interruptions_expected=float(run.expected_interruptions),
         cost=candidate.cost,
+        monthly_usd=candidate.monthly_usd,
         slo=slo,
         why_not=why_not,
         spare_nodes=candidate.spare_nodes,
