@@ -226,3 +226,27 @@ def test_profiles_of_an_earlier_build_are_not_planned_on() -> None:
         REFERENCE, variants=rebuilt, profiles=stale + fresh, catalog=CATALOG, settings=FAST
     )
     assert plan.winner.slo.is_met
+
+
+def test_an_availability_target_raises_the_replica_floor() -> None:
+    # Independent replicas at EC2's 99.5 % instance SLA: 1 - 0.005^4 >= 0.99999999 > 1 - 0.005^3.
+    strict = REFERENCE.model_copy(
+        update={
+            "constraints": Constraints(
+                providers=("aws",),
+                regions=("us-east-1",),
+                max_spot_share=1.0,
+                availability_target=0.99999999,
+            )
+        }
+    )
+    plan = plan_serving(
+        strict, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+    )
+    assert plan.winner.replicas_min >= 4
+    assert (
+        plan.winner.monthly_usd
+        > plan_serving(
+            REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+        ).winner.monthly_usd
+    )

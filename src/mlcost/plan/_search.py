@@ -40,7 +40,7 @@ from mlcost.plan._fleet import (
     SpotPolicy,
     simulate_fleet,
 )
-from mlcost.plan._speeds import CapacityTables, Speed, speed_on
+from mlcost.plan._speeds import CapacityTables, Speed, least_replicas, speed_on
 from mlcost.plan._traffic import arrivals_per_minute
 from mlcost.train import interruptions_per_hour
 
@@ -242,7 +242,7 @@ def _pricings(
     """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate."""
     offer = speed.offer
     share = workload.constraints.max_spot_share
-    base_nodes = math.ceil(workload.constraints.min_replicas / speed.pods_per_node)
+    base_nodes = math.ceil(least_replicas(workload.constraints) / speed.pods_per_node)
     has_spot = offer.spot_usd_per_hour is not None and share > 0
     rate = interruptions_per_hour(offer.interruption_bucket or DEFAULT_SPOT_INTERRUPTION_BUCKET)
 
@@ -290,7 +290,7 @@ def _simulate(
     rules = workload.constraints
     policy = ScalingPolicy(
         is_autoscaled=is_autoscaled,
-        min_replicas=rules.min_replicas if is_autoscaled else speed.fixed_replicas,
+        min_replicas=least_replicas(rules) if is_autoscaled else speed.fixed_replicas,
         max_replicas=speed.max_replicas if is_autoscaled else speed.fixed_replicas,
         target_utilisation=settings.target_utilisation,
         scale_down_window_min=settings.scale_down_window_min,

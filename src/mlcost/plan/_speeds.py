@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlcost.catalog import Catalog
-from mlcost.core import Offer, PlanError, Profile, Variant, Workload
+from mlcost.core import Constraints, Offer, PlanError, Profile, Variant, Workload
 from mlcost.plan._bill import BillSettings, FixedCosts, fixed_costs
 from mlcost.plan._estimate import ReplicaSpeed, Unfit, replica_speed
 from mlcost.plan._fleet import pods_per_node
@@ -31,6 +31,18 @@ _MAX_REPLICAS = 5000
 # reservations leave on a 2-vCPU node is about 1.9).
 _WHOLE_NODE_SHARE = 0.9
 _TAIL_FIT_TRIES = 40
+# EC2's instance-level SLA: 99.5 % monthly uptime per instance (https://aws.amazon.com/compute/sla/),
+# taken for every provider; replicas are assumed spread over nodes (topology spread constraints).
+_INSTANCE_AVAILABILITY = 0.995
+
+
+def least_replicas(constraints: Constraints) -> int:
+    """``min_replicas``, raised until independent replicas reach ``availability_target``."""
+    target = constraints.availability_target
+    if target is None:
+        return constraints.min_replicas
+    needed = math.ceil(math.log(1.0 - target) / math.log(1.0 - _INSTANCE_AVAILABILITY))
+    return max(constraints.min_replicas, needed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +101,10 @@ def speed_on(
         )
     rules = workload.constraints
     # A fixed fleet pays for whole nodes, so it fills them.
-    nodes = math.ceil(max(fixed_replicas, rules.min_replicas) / per_node)
+    nodes = math.ceil(max(fixed_replicas, least_replicas(rules)) / per_node)
     fixed_count = nodes * per_node
     hpa_peak = math.ceil(float(arrivals.max()) * service.mean_s / target_utilisation)
-    max_replicas = max(rules.min_replicas, fixed_replicas, hpa_peak)
+    max_replicas = max(least_replicas(rules), fixed_replicas, hpa_peak)
     if len(capacity) <= max_replicas:
         capacity = tables.extended(service, max_replicas + 1)
     fixed = fixed_costs(
