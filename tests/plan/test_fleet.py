@@ -213,6 +213,32 @@ def test_a_fixed_fleet_is_min_replicas_all_month() -> None:
     assert run.mean_replicas == 5.0
 
 
+def test_a_pod_wanting_every_vcpu_gets_the_allocatable_node() -> None:
+    # A 2-thread replica on a 2-vCPU node: 2 vCPUs never fit after the reservations, so it
+    # requests 90 % of them (1.8 of the ~1.8 allocatable on EKS and AKS), one per node.
+    for provider in ("aws", "gcp", "azure"):
+        assert (
+            pods_per_node(
+                node_vcpus=2, node_memory_gib=4, pod_vcpus=2, pod_memory_mib=300, provider=provider
+            )
+            == 1
+        )
+    assert pods_per_node(node_vcpus=2, node_memory_gib=4, pod_vcpus=4, pod_memory_mib=300) == 1
+    # Memory still binds, and a GPU pod is never stretched over the node's CPUs.
+    assert pods_per_node(node_vcpus=2, node_memory_gib=4, pod_vcpus=2, pod_memory_mib=9000) == 0
+    assert (
+        pods_per_node(
+            node_vcpus=4,
+            node_memory_gib=16,
+            pod_vcpus=4,
+            pod_memory_mib=300,
+            node_accelerators=1,
+            pod_accelerators=1,
+        )
+        == 0
+    )
+
+
 def test_pods_per_node_subtracts_the_kubelet_reservations() -> None:
     # m5.large-like: 2 vCPU, 8 GiB. Naively two 1-vCPU pods fit; after the kubelet's 70m and
     # the DaemonSets' 125m only one does. Memory is ample for eight 700 MiB pods either way.

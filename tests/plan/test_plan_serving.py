@@ -37,13 +37,13 @@ REFERENCE = Workload(
     data_location=DataLocation(provider="aws", region="us-east-1"),
     current=CurrentSetup(provider="aws", region="us-east-1", instance_type="g4dn.xlarge", count=5),
 )
-FAST = SearchSettings(exact_checks=4)
+SETTINGS = SearchSettings()
 
 
 @pytest.fixture(scope="module")
 def reference_plan() -> Plan:
     return plan_serving(
-        REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+        REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
     )
 
 
@@ -115,7 +115,9 @@ def test_the_plan_round_trips_through_json(reference_plan: Plan) -> None:
 def test_an_slo_no_replica_can_meet_names_latency_as_the_binding_constraint() -> None:
     tight = REFERENCE.model_copy(update={"slo": Slo(latency_ms=0.5)})
     with pytest.raises(PlanError, match=r"binding constraint.*(latency|longer than)") as info:
-        plan_serving(tight, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST)
+        plan_serving(
+            tight, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+        )
     assert "\n" not in str(info.value)
     assert "relax" in str(info.value) or "allow" in str(info.value)
 
@@ -123,7 +125,9 @@ def test_an_slo_no_replica_can_meet_names_latency_as_the_binding_constraint() ->
 def test_a_floor_above_every_variant_names_the_accuracy_floor() -> None:
     strict = REFERENCE.model_copy(update={"slo": Slo(latency_ms=150, accuracy_floor=0.95)})
     with pytest.raises(PlanError, match=r"binding constraint: the accuracy floor 95\.00%"):
-        plan_serving(strict, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST)
+        plan_serving(
+            strict, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+        )
 
 
 def test_no_offer_in_the_allowed_regions_names_the_constraint() -> None:
@@ -131,7 +135,9 @@ def test_no_offer_in_the_allowed_regions_names_the_constraint() -> None:
         update={"constraints": Constraints(providers=("aws",), regions=("mars-1",))}
     )
     with pytest.raises(PlanError, match="binding constraint: no catalog offer"):
-        plan_serving(nowhere, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST)
+        plan_serving(
+            nowhere, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+        )
 
 
 def test_without_spot_allowed_no_candidate_uses_spot() -> None:
@@ -139,7 +145,7 @@ def test_without_spot_allowed_no_candidate_uses_spot() -> None:
         update={"constraints": Constraints(providers=("aws",), regions=("us-east-1",))}
     )
     plan = plan_serving(
-        on_demand, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+        on_demand, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
     )
     assert plan.winner.pricing == "on-demand"
     assert plan.winner.spot_node_share == 0.0
@@ -154,7 +160,9 @@ def test_a_real_commitment_rate_is_searched_on_the_always_on_baseline() -> None:
             "current": None,
         }
     )
-    plan = plan_serving(gcp, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST)
+    plan = plan_serving(
+        gcp, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+    )
     assert plan.waterfall == ()
     savings = [o for o in (plan.winner, *plan.runners_up, *plan.pareto) if o.pricing == "savings"]
     for option in savings:
@@ -220,10 +228,12 @@ def test_profiles_of_an_earlier_build_are_not_planned_on() -> None:
     rebuilt = [dataclasses.replace(v, recipe={"key": "new"}) for v in VARIANTS]
     stale = [dataclasses.replace(p, variant_key="old") for p in PROFILES]
     with pytest.raises(PlanError, match="no profiled variant"):
-        plan_serving(REFERENCE, variants=rebuilt, profiles=stale, catalog=CATALOG, settings=FAST)
+        plan_serving(
+            REFERENCE, variants=rebuilt, profiles=stale, catalog=CATALOG, settings=SETTINGS
+        )
     fresh = [dataclasses.replace(p, variant_key="new") for p in PROFILES]
     plan = plan_serving(
-        REFERENCE, variants=rebuilt, profiles=stale + fresh, catalog=CATALOG, settings=FAST
+        REFERENCE, variants=rebuilt, profiles=stale + fresh, catalog=CATALOG, settings=SETTINGS
     )
     assert plan.winner.slo.is_met
 
@@ -241,12 +251,12 @@ def test_an_availability_target_raises_the_replica_floor() -> None:
         }
     )
     plan = plan_serving(
-        strict, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+        strict, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
     )
     assert plan.winner.replicas_min >= 4
     assert (
         plan.winner.monthly_usd
         > plan_serving(
-            REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=FAST
+            REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
         ).winner.monthly_usd
     )

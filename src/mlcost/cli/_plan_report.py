@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from mlcost.cli._context import table
+from mlcost.cli._context import table, usd
 from mlcost.core import Plan, PlanOption
 
 
@@ -36,8 +36,8 @@ def render_plan(plan: Plan, console: Console) -> None:
     cost = winner.cost
     console.print(
         f"[bold green]winner[/]: {winner.label}\n"
-        f"  ${winner.monthly_usd:,.2f}/month (compute ${cost.compute_usd_per_month:,.2f}, "
-        f"storage ${cost.storage_usd_per_month:,.2f}, transfer ${cost.transfer_usd_per_month:,.2f}); "
+        f"  {usd(winner.monthly_usd, 2)}/month (compute {usd(cost.compute_usd_per_month, 2)}, "
+        f"storage {usd(cost.storage_usd_per_month, 2)}, transfer {usd(cost.transfer_usd_per_month, 2)}); "
         f"${plan.usd_per_1k_predictions:.4f} per 1,000 predictions\n"
         f"  replicas {winner.replicas_min}-{winner.replicas_max} (mean {winner.replicas_mean:.1f}), "
         f"{winner.pods_per_node} per node, nodes mean {winner.nodes_mean:.2f} (max {winner.nodes_max}), "
@@ -59,8 +59,8 @@ def render_plan(plan: Plan, console: Console) -> None:
             rows.append(
                 [
                     bar.label,
-                    f"${bar.monthly_usd:,.2f}",
-                    f"${bar.saved_usd:,.2f}",
+                    f"{usd(bar.monthly_usd, 2)}",
+                    f"{usd(bar.saved_usd, 2)}",
                     f"{cut:.1%}",
                     bar.basis,
                 ]
@@ -80,7 +80,7 @@ def render_plan(plan: Plan, console: Console) -> None:
                 [
                     [
                         o.label,
-                        f"${o.monthly_usd:,.2f}",
+                        f"{usd(o.monthly_usd, 2)}",
                         _speed(o),
                         f"{(o.accuracy or 0):.2%}",
                         o.why_not,
@@ -97,7 +97,7 @@ def render_plan(plan: Plan, console: Console) -> None:
                 [
                     [
                         f"{o.variant} on {o.offer.instance_type}, {_pricing(o)}, {o.scaling}",
-                        f"${o.monthly_usd:,.2f}",
+                        f"{usd(o.monthly_usd, 2)}",
                         f"{o.latency_ms_p99:.1f}",
                         f"{(o.accuracy or 0):.2%}",
                     ]
@@ -111,13 +111,13 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print(
             f"savings plan: commit only the always-on {advice.nodes} x {advice.instance_type} to "
             f"{advice.commitment} ({advice.discount_fraction:.0%} off on-demand{bound}): "
-            f"saves ${advice.saved_usd_per_month:,.2f}/month more; estimated",
+            f"saves {usd(advice.saved_usd_per_month, 2)}/month more; estimated",
             highlight=False,
         )
     for option in plan.serverless:
         breakeven = option.breakeven_requests_per_day
         console.print(
-            f"serverless {option.service}: ${option.monthly_usd:,.2f}/month; cheaper than the "
+            f"serverless {option.service}: {usd(option.monthly_usd, 2)}/month; cheaper than the "
             f"winner below {breakeven:,.0f} requests/day ({option.method})",
             highlight=False,
         )

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mlcost.cli._context import short_sources
+from mlcost.cli._context import short_sources, usd
 from mlcost.core import Offer, to_jsonable
 from mlcost.plan import TrainingOption
 from mlcost.plan._training_plan import TrainingCheck, TrainingPlan
@@ -100,13 +100,13 @@ def _header(plan: TrainingPlan) -> list[str]:
 
 
 def _prices(offer: Offer) -> str:
-    spot = "-" if offer.spot_usd_per_hour is None else f"${offer.spot_usd_per_hour:,.4f}/h"
+    spot = "-" if offer.spot_usd_per_hour is None else f"{usd(offer.spot_usd_per_hour)}/h"
     as_of = f"as of {offer.as_of.isoformat()}" if offer.as_of else "date not given"
     spot_seen = (
         f"spot seen {offer.spot_seen_on.isoformat()}" if offer.spot_seen_on else "spot date unknown"
     )
     return (
-        f"on-demand ${offer.on_demand_usd_per_hour:,.4f}/h, spot {spot} "
+        f"on-demand {usd(offer.on_demand_usd_per_hour)}/h, spot {spot} "
         f"({offer.origin} catalog, {as_of}, {spot_seen}; {short_sources(offer.source)})"
     )
 
@@ -136,7 +136,7 @@ def _row(option: TrainingOption, check: TrainingCheck) -> list[str]:
         f"{option.expected_lost_work_hours:,.3f}",
         f"{option.expected_interruptions:,.3f}",
         f"{option.expected_node_hours:,.2f}",
-        f"${option.expected_cost_usd:,.2f}",
+        usd(option.expected_cost_usd, 2),
         "-" if meets is None else f"{meets:.3f}",
         f"{check.simulation.wall_hours_mean:,.2f}",
         f"{check.wall_hours_gap_fraction:+.2%}",

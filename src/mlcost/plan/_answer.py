@@ -33,7 +33,6 @@ from mlcost.core import (
 )
 from mlcost.cost import HOURS_PER_MONTH, ServerlessCall, serverless_breakeven_requests
 from mlcost.cost import serverless_monthly_usd as serverless_usd
-from mlcost.plan._bill import month_factor
 from mlcost.plan._queueing import latency_ms_percentile, violations
 from mlcost.plan._search import Candidate, Search
 
@@ -55,12 +54,14 @@ class _Checked:
             self.results[key] = check_exactly(candidate, self.search)
         return self.results[key]
 
-    def cheapest(
-        self, pool: Sequence[Candidate], *, limit: int | None = None
-    ) -> tuple[Candidate, SloResult] | None:
-        """The cheapest screened-in candidate of ``pool`` that the exact check confirms."""
+    def cheapest(self, pool: Sequence[Candidate]) -> tuple[Candidate, SloResult] | None:
+        """The cheapest screened-in candidate of ``pool`` that the exact check confirms.
+
+        Candidates are checked in rank order until one is confirmed, so usually only the
+        first gets the full latency model.
+        """
         ranked = sorted((c for c in pool if c.is_screened_in), key=_rank)
-        for candidate in ranked[:limit]:
+        for candidate in ranked:
             result = self.slo(candidate)
             if result.is_met:
                 return candidate, result
@@ -77,14 +78,10 @@ def _rank(candidate: Candidate) -> tuple[float, float, int, str]:
     )
 
 
-def answer(
-    search: Search, catalog: Catalog, *, current_variant: str, exact_checks: int = 12
-) -> Plan:
+def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
     """The Plan for ``search``; raises PlanError naming the binding constraint when none fits."""
     checked = _Checked(search, {})
-    found = checked.cheapest(search.candidates, limit=exact_checks)
-    if found is None:
-        found = checked.cheapest(search.candidates)
+    found = checked.cheapest(search.candidates)
     if found is None:
         raise PlanError(binding_constraint(search))
     winner, winner_slo = found
@@ -94,9 +91,7 @@ def answer(
     pareto = _pareto(met, checked)
     waterfall = _waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
-    requests_per_month = float(search.arrivals_per_s.sum() * 60.0) * month_factor(
-        search.workload.horizon_days
-    )
+    requests_per_month = search.requests_per_month
     return Plan(
         workload=search.workload.name or "workload",
         horizon_days=search.workload.horizon_days,
@@ -108,7 +103,7 @@ def answer(
         runners_up=runners,
         pareto=pareto,
         waterfall=waterfall,
-        savings_plan=_savings_plan(winner, catalog, search.workload.horizon_days),
+        savings_plan=_savings_plan(winner, catalog),
         serverless=_serverless(winner, search, catalog),
         is_estimated=is_estimated,
         confirm_by=winner.speed.replica.confirm_by if is_estimated else "",
@@ -136,7 +131,9 @@ def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
             gain = ((candidate.speed.accuracy or 0.0) - (winner.speed.accuracy or 0.0)) * 100
             more = f", though {gain:.2f} pt more accurate" if gain > 0.005 else ""
             return f"same cost, slower: replica p99 {mine:.1f} ms vs {best:.1f} ms{more}"
-        return "same cost and speed; the winner is autoscaled and follows traffic growth"
+        if candidate.scaling == "fixed" and winner.scaling == "autoscaled":
+            return "same cost and speed; the winner is autoscaled and follows traffic growth"
+        return "same cost and speed; ranked after the winner by machine name"
     share = extra / winner.monthly_usd if winner.monthly_usd else 0.0
     return f"costs ${extra:,.2f}/month more (+{share:.0%})"
 
@@ -163,7 +160,7 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
         c for c in search.candidates if not c.is_screened_in and c.monthly_usd < winner.monthly_usd
     ]
     if cheaper_misses:
-        chosen.append(min(cheaper_misses, key=lambda c: -c.monthly_usd))
+        chosen.append(max(cheaper_misses, key=lambda c: c.monthly_usd))  # the nearest miss
     options = []
     for candidate in sorted(chosen, key=_rank)[:_RUNNERS_UP]:
         slo = checked.slo(candidate)
@@ -244,7 +241,7 @@ def _waterfall(
     ]
     previous = baseline_usd
     for label, pool in steps:
-        best = checked.cheapest(pool, limit=None) if pool else None
+        best = checked.cheapest(pool)
         if best is None:
             bars.append(
                 WaterfallBar(
@@ -278,9 +275,7 @@ def _describe(option: PlanOption) -> str:
     )
 
 
-def _savings_plan(
-    winner: Candidate, catalog: Catalog, horizon_days: int
-) -> SavingsPlanAdvice | None:
+def _savings_plan(winner: Candidate, catalog: Catalog) -> SavingsPlanAdvice | None:
     """A commitment on the always-on nodes only; upper-bound rates are flagged as such."""
     run, offer = winner.run, winner.speed.offer
     nodes = int(run.always_on_nodes)
@@ -312,9 +307,6 @@ def _serverless(
 ) -> tuple[ServerlessOption, ...]:
     """Per-request platforms of the allowed providers, priced for the winner's variant."""
     replica = winner.speed.replica
-    requests_per_month = float(search.arrivals_per_s.sum() * 60.0) * month_factor(
-        search.workload.horizon_days
-    )
     options = []
     for price in catalog.prices.serverless:
         if price.provider not in search.workload.constraints.providers:
@@ -328,7 +320,7 @@ def _serverless(
             duration_ms=duration_ms,
             vcpus=1.0 if price.usd_per_vcpu_second else 0.0,
         )
-        monthly = serverless_usd(price, call, requests_per_month)
+        monthly = serverless_usd(price, call, search.requests_per_month)
         breakeven = serverless_breakeven_requests(price, call, winner.monthly_usd)
         options.append(
             ServerlessOption(

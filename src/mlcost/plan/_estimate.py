@@ -52,6 +52,7 @@ from mlcost.catalog import (
     match_cpu,
 )
 from mlcost.core import Basis, Offer, Profile, Variant
+from mlcost.plan._fleet import EVICTION_HARD_MIB, gke_reserved_memory_mib
 
 SMT_PAIR_SPEEDUP = 1.25
 PARALLEL_FRACTION = 0.9
@@ -78,8 +79,6 @@ GPU_P99_RATIO = (1.2, 2.0)
 CUDA_HOST_MIB = 1024.0
 CUDA_DEVICE_MIB = 1024.0
 HEADROOM_MIB = 512.0
-EVICTION_MIB = 100.0
-_RESERVE_STEPS_GIB = ((4.0, 0.25), (4.0, 0.20), (8.0, 0.10), (112.0, 0.06), (float("inf"), 0.02))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +123,8 @@ def replica_speed(
 
 def allocatable_mib(memory_gib: float) -> float:
     """Memory a node leaves to pods: GKE's reservation, the eviction threshold, 0.5 GiB headroom."""
-    reserved, left = 0.0, memory_gib
-    for size, share in _RESERVE_STEPS_GIB:
-        step = min(left, size)
-        reserved += step * share
-        left -= step
-        if left <= 0:
-            break
-    return (memory_gib - reserved) * 1024.0 - EVICTION_MIB - HEADROOM_MIB
+    node_mib = memory_gib * 1024.0
+    return node_mib - gke_reserved_memory_mib(node_mib) - EVICTION_HARD_MIB - HEADROOM_MIB
 
 
 def _on_cpu(profile: Profile, variant: Variant, offer: Offer) -> ReplicaSpeed | Unfit:

@@ -30,6 +30,7 @@ from mlcost.core import (
     Variant,
     Workload,
 )
+from mlcost.cost import HOURS_PER_MONTH
 from mlcost.plan._bill import BillSettings, Compute, bill, month_factor
 from mlcost.plan._estimate import Unfit
 from mlcost.plan._fleet import (
@@ -52,9 +53,7 @@ class SearchSettings:
     """Knobs of the search; the defaults are Kubernetes' and the cluster autoscaler's.
 
     ``allowed_minute_share`` is the share of minutes whose percentile latency may
-    exceed the SLO (0.001: 43 minutes a month) before a candidate fails it.
-    ``exact_checks`` is how many of the cheapest screened candidates get the full
-    latency model. A spot pool is taken to be short of capacity for replacements as
+    exceed the SLO (0.001: 43 minutes a month) before a candidate fails it. A spot pool is taken to be short of capacity for replacements as
     often as it reclaims instances (the bucket's monthly share), and a replacement
     that finds it short runs on-demand for ``fallback_hours``.
     """
@@ -65,7 +64,6 @@ class SearchSettings:
     node_provisioning_min: int = 2
     node_scale_down_min: int = 10
     allowed_minute_share: float = 0.001
-    exact_checks: int = 12
     fallback_hours: float = 1.0
     seed: int = 0
     bill: BillSettings = field(default_factory=BillSettings)
@@ -96,8 +94,8 @@ class Search:
 
     workload: Workload
     arrivals_per_s: FloatArray
+    requests_per_month: float  # the horizon's requests scaled to a 730-hour month
     accuracy_floor: float
-    baseline: str
     speeds: tuple[Speed, ...]
     candidates: tuple[Candidate, ...]
     excluded: tuple[str, ...]
@@ -122,8 +120,7 @@ def run_search(
     counts = arrivals_per_minute(workload.traffic, horizon_days=workload.horizon_days)
     arrivals = np.asarray(counts, dtype=np.float64) / 60.0
     floor, excluded, kept = _accuracy_floor(workload, variants, profiles, baseline)
-    offers, offer_notes = _allowed_offers(workload, catalog)
-    excluded += offer_notes
+    offers = _allowed_offers(workload, catalog)
     requests_per_month = float(arrivals.sum() * 60.0) * month_factor(workload.horizon_days)
     speeds: list[Speed] = []
     unfit: list[Unfit] = []
@@ -157,8 +154,8 @@ def run_search(
     return Search(
         workload,
         arrivals,
+        requests_per_month,
         floor,
-        baseline,
         tuple(speeds),
         tuple(candidates),
         tuple(excluded),
@@ -207,7 +204,7 @@ def _accuracy_floor(
     return floor, excluded, kept
 
 
-def _allowed_offers(workload: Workload, catalog: Catalog) -> tuple[list[Offer], list[str]]:
+def _allowed_offers(workload: Workload, catalog: Catalog) -> list[Offer]:
     rules = workload.constraints
     chosen = []
     for offer in catalog.offers:
@@ -225,7 +222,7 @@ def _allowed_offers(workload: Workload, catalog: Catalog) -> tuple[list[Offer], 
             f"and accelerators ({', '.join(rules.accelerators) or 'any'}); widen "
             "constraints.regions or constraints.accelerators, or import prices with mlcost catalog import"
         )
-    return chosen, []
+    return chosen
 
 
 def _accelerator_allowed(offer: Offer, allowed: Sequence[str]) -> bool:
@@ -273,7 +270,7 @@ def _pricings(
 
 def _fallback_share(rate_per_node_hour: float) -> float:
     """Share of replacements that find spot short: the pool's monthly reclaim share."""
-    return 1.0 - math.exp(-rate_per_node_hour * 730.0)
+    return 1.0 - math.exp(-rate_per_node_hour * HOURS_PER_MONTH)
 
 
 def _simulate(

@@ -53,7 +53,7 @@ def plan_serving(
         flops=flops,
         settings=settings,
     )
-    return answer(search, catalog, current_variant=baseline, exact_checks=settings.exact_checks)
+    return answer(search, catalog, current_variant=baseline)
 
 
 def _has_accelerators(catalog: Catalog, workload: Workload) -> bool:

@@ -27,9 +27,6 @@ FloatArray = npt.NDArray[np.float64]
 # Past this many replicas of one variant on one machine type the candidate is dropped:
 # a plan that needs thousands of pods wants a faster variant or machine.
 _MAX_REPLICAS = 5000
-# A pod that wants the whole node requests this share of its vCPUs (what the kubelet's
-# reservations leave on a 2-vCPU node is about 1.9).
-_WHOLE_NODE_SHARE = 0.9
 _TAIL_FIT_TRIES = 40
 # EC2's instance-level SLA: 99.5 % monthly uptime per instance (https://aws.amazon.com/compute/sla/),
 # taken for every provider; replicas are assumed spread over nodes (topology spread constraints).
@@ -83,7 +80,15 @@ def speed_on(
         assert isinstance(last, Unfit)
         return last
     replica = next((s for s in fits if s.basis == "measured"), fits[-1])
-    per_node = _pods_per_node(offer, replica)
+    per_node = pods_per_node(
+        node_vcpus=offer.vcpus,
+        node_memory_gib=offer.memory_gib,
+        pod_vcpus=replica.vcpus,
+        pod_memory_mib=replica.memory_mib,
+        node_accelerators=offer.accelerator_count,
+        pod_accelerators=replica.accelerators,
+        provider=offer.provider,
+    )
     if per_node < 1:
         return Unfit(
             variant.name,
@@ -196,35 +201,6 @@ class CapacityTables:
             if table[-1] <= 0.0 or size > _MAX_REPLICAS:
                 return table, None
             size *= 2
-
-
-def _pods_per_node(offer: Offer, replica: ReplicaSpeed) -> int:
-    """Pods per node; a replica that asks for every vCPU of a node gets what it can allocate.
-
-    A 2-thread replica on a 2-vCPU node cannot request 2 vCPUs (the kubelet reserves
-    some); it requests the allocatable rest and its threads still run on both vCPUs.
-    """
-    fits = pods_per_node(
-        node_vcpus=offer.vcpus,
-        node_memory_gib=offer.memory_gib,
-        pod_vcpus=replica.vcpus,
-        pod_memory_mib=replica.memory_mib,
-        node_accelerators=offer.accelerator_count,
-        pod_accelerators=replica.accelerators,
-        provider=offer.provider,
-    )
-    if fits == 0 and replica.vcpus >= offer.vcpus and not replica.accelerators:
-        fits = min(
-            1,
-            pods_per_node(
-                node_vcpus=offer.vcpus,
-                node_memory_gib=offer.memory_gib,
-                pod_vcpus=offer.vcpus * _WHOLE_NODE_SHARE,
-                pod_memory_mib=replica.memory_mib,
-                provider=offer.provider,
-            ),
-        )
-    return fits
 
 
 def _latency_reason(replica: ReplicaSpeed, workload: Workload, capacity: FloatArray) -> str:
