@@ -40,12 +40,18 @@ def test_plan_prints_the_winner_the_waterfall_and_writes_plan_json(
     assert out.startswith("ESTIMATED")  # the speeds on catalog machines are estimates
     for text in ("winner:", "savings waterfall", "today: 5 x g4dn.xlarge", "runners-up", "met"):
         assert text in out
+    for text in ("the winner's bill", "best kubernetes", "best vm-group", "control plane"):
+        assert text in out
     data = json.loads(out_file.read_text())
     assert data["winner"]["slo"]["is_met"] is True
-    assert data["waterfall"][0]["monthly_usd"] == pytest.approx(0.526 * 5 * 730)
-    cost = data["winner"]["cost"]
-    total = sum(cost[k] for k in cost if k.endswith("_usd_per_month"))
+    today = data["waterfall"][0]
+    compute = [line for line in today["cost"]["lines"] if line["category"] == "compute"]
+    assert sum(line["usd_per_month"] for line in compute) == pytest.approx(0.526 * 5 * 730)
+    assert today["monthly_usd"] > 0.526 * 5 * 730  # its platform, storage and transfer too
+    lines = data["winner"]["cost"]["lines"]
+    total = sum(line["usd_per_month"] for line in lines if line["is_charged"])
     assert data["winner"]["monthly_usd"] == pytest.approx(total)
+    assert {o["platform"] for o in data["platforms"]} == {"kubernetes", "vm-group", "serverless"}
     assert total < 129.60
     requests_per_month = 1_000_000 * 730 / 24
     assert data["usd_per_1k_predictions"] == pytest.approx(

@@ -214,8 +214,9 @@ def test_a_fixed_fleet_is_min_replicas_all_month() -> None:
 
 
 def test_a_pod_wanting_every_vcpu_gets_the_allocatable_node() -> None:
-    # A 2-thread replica on a 2-vCPU node: 2 vCPUs never fit after the reservations, so it
-    # requests 90 % of them (1.8 of the ~1.8 allocatable on EKS and AKS), one per node.
+    # A 2-thread replica on a 2-vCPU node: 2 vCPUs never fit after the reservations and the
+    # DaemonSets (the provider's and the log/metrics agents), so it requests what is left
+    # (about 1.7), one per node.
     for provider in ("aws", "gcp", "azure"):
         assert (
             pods_per_node(
@@ -241,12 +242,12 @@ def test_a_pod_wanting_every_vcpu_gets_the_allocatable_node() -> None:
 
 def test_pods_per_node_subtracts_the_kubelet_reservations() -> None:
     # m5.large-like: 2 vCPU, 8 GiB. Naively two 1-vCPU pods fit; after the kubelet's 70m and
-    # the DaemonSets' 125m only one does. Memory is ample for eight 700 MiB pods either way.
+    # the DaemonSets' 125m + 100m only one does. Memory is ample for eight 700 MiB pods either way.
     assert pods_per_node(node_vcpus=2, node_memory_gib=8, pod_vcpus=1, pod_memory_mib=700) == 1
     assert pods_per_node(node_vcpus=2, node_memory_gib=8, pod_vcpus=0.5, pod_memory_mib=700) == 3
-    # 16 vCPU, 8 GiB: memory binds. 8192 - (255 + 11 x 110) - 100 = 6627 MiB -> 9 pods.
+    # 16 vCPU, 8 GiB: memory binds. 8192 - (255 + 11 x 110) - 100 - 200 = 6427 MiB -> 9 pods.
     assert pods_per_node(node_vcpus=16, node_memory_gib=8, pod_vcpus=1, pod_memory_mib=700) == 9
-    # GKE: 25 % of the first 4 GiB and 20 % of the next 4 are reserved -> 6041 MiB -> 8 pods.
+    # GKE: 25 % of the first 4 GiB and 20 % of the next 4 are reserved -> 5841 MiB -> 8 pods.
     gke = pods_per_node(
         node_vcpus=16, node_memory_gib=8, pod_vcpus=1, pod_memory_mib=700, provider="gcp"
     )

@@ -16,6 +16,7 @@ from mlcost.core import (
     DataLocation,
     Plan,
     PlanError,
+    PlatformSettings,
     Slo,
     Traffic,
     Workload,
@@ -38,6 +39,7 @@ REFERENCE = Workload(
     current=CurrentSetup(provider="aws", region="us-east-1", instance_type="g4dn.xlarge", count=5),
 )
 SETTINGS = SearchSettings()
+MACHINES_ONLY = PlatformSettings(allowed=("kubernetes", "vm-group"))
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +68,40 @@ def test_a_variant_below_the_floor_is_left_out_with_the_reason(reference_plan: P
 
 def test_the_waterfall_starts_at_today_and_falls_to_the_winner(reference_plan: Plan) -> None:
     bars = reference_plan.waterfall
-    assert bars[0].monthly_usd == pytest.approx(0.526 * 5 * 730, rel=0.01)  # catalog price
+    today = bars[0].cost
+    assert today is not None
+    # Today's machines at the catalog price, and its platform billed like every bar's.
+    assert today.compute_usd_per_month == pytest.approx(0.526 * 5 * 730, rel=0.01)
+    items = " ".join(line.item for line in today.lines)
+    assert "EKS control plane" in items and "system pool" in items and "load balancer" in items
+    assert bars[0].monthly_usd == pytest.approx(today.total_usd_per_month)
+    assert today.platform_usd_per_month > 73.0
     reached = [bar.monthly_usd for bar in bars[1:]]
     assert reached == sorted(reached, reverse=True)
     assert bars[-1].monthly_usd == pytest.approx(reference_plan.winner.monthly_usd)
     for before, bar in itertools.pairwise(bars):
         assert bar.saved_usd == pytest.approx(before.monthly_usd - bar.monthly_usd)
+        assert bar.saved_usd > 0  # no $0 steps
         assert bar.option is not None and bar.option.slo.is_met
-    labels = [bar.label.split(":")[0] for bar in bars]
-    assert labels[:4] == ["today", "autoscaling", "spot", "compression and hardware change"]
+        assert bar.cost is not None and bar.cost.platform_usd_per_month >= 0.0
+    changes = [bar.label.split(":")[0] for bar in bars[1:]]
+    known = {
+        "autoscaling",
+        "spot",
+        "compression",
+        "hardware change",
+        "provider change",
+        "platform change",
+    }
+    assert all(set(change.split(" + ")) <= known for change in changes)
+    assert len(changes) == len(set(changes))  # each change once
+
+
+def test_a_change_the_workload_forbids_is_left_out_of_the_waterfall_with_the_reason(
+    reference_plan: Plan,
+) -> None:
+    assert any("no commitment bar" in line for line in reference_plan.excluded)
+    assert all(o.pricing != "savings" for o in reference_plan.runners_up)
 
 
 def test_every_runner_up_says_why_it_lost(reference_plan: Plan) -> None:
@@ -105,7 +132,14 @@ def test_a_plan_resting_on_estimates_says_so_and_names_the_measurement(
 ) -> None:
     assert reference_plan.is_estimated
     assert reference_plan.winner.speed_basis == "estimated"
-    assert reference_plan.winner.offer.instance_type in reference_plan.confirm_by
+    assert reference_plan.confirm_by == reference_plan.winner.confirm_by
+    if reference_plan.winner.platform == "serverless":  # a function is measured by deploying it
+        assert "REPORT log lines" in reference_plan.confirm_by
+    else:
+        assert reference_plan.winner.offer.instance_type in reference_plan.confirm_by
+    for option in reference_plan.platforms:  # every machine estimate names its machine
+        if option.platform != "serverless" and option.speed_basis == "estimated":
+            assert option.offer.instance_type in option.confirm_by
 
 
 def test_the_plan_round_trips_through_json(reference_plan: Plan) -> None:
@@ -152,22 +186,39 @@ def test_without_spot_allowed_no_candidate_uses_spot() -> None:
     assert all(o.pricing not in ("spot", "mixed") for o in plan.runners_up + plan.pareto)
 
 
-def test_a_real_commitment_rate_is_searched_on_the_always_on_baseline() -> None:
-    gcp = REFERENCE.model_copy(
-        update={
-            "constraints": Constraints(providers=("gcp",), accelerators=("cpu",)),
-            "data_location": None,
-            "current": None,
-        }
-    )
+def test_a_real_commitment_rate_is_searched_only_for_the_terms_allowed() -> None:
+    def gcp(terms: tuple[str, ...]) -> Workload:
+        return REFERENCE.model_copy(
+            update={
+                "constraints": Constraints(
+                    providers=("gcp",), accelerators=("cpu",), commitments=terms
+                ),
+                "data_location": None,
+                "current": None,
+            }
+        )
+
+    def search(terms: tuple[str, ...]) -> list[object]:
+        found = run_search(
+            gcp(terms),
+            variants=VARIANTS,
+            profiles={p.variant: [p] for p in PROFILES},
+            catalog=CATALOG,
+            baseline="baseline",
+            settings=SETTINGS,
+        )
+        return [c for c in found.candidates if c.pricing == "savings"]
+
+    assert search(()) == []  # a commitment binds the user: none unless asked for
+    one_year = search(("1y",))
+    assert one_year
+    for candidate in one_year:
+        assert candidate.commitment.endswith("1y")  # type: ignore[attr-defined]
+        assert candidate.cost.commitment_usd_per_month > 0  # type: ignore[attr-defined]
     plan = plan_serving(
-        gcp, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+        gcp(("1y", "3y")), variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
     )
     assert plan.waterfall == ()
-    savings = [o for o in (plan.winner, *plan.runners_up, *plan.pareto) if o.pricing == "savings"]
-    for option in savings:
-        assert option.commitment
-        assert option.cost.commitment_usd_per_month > 0
 
 
 def test_no_profiles_asks_for_a_measurement() -> None:
@@ -212,7 +263,7 @@ def test_a_spot_fleet_that_reclaims_would_break_keeps_a_spare_node() -> None:
         baseline="baseline",
         settings=SearchSettings(allowed_minute_share=0.0, node_provisioning_min=60),
     )
-    spot = [c for c in search.candidates if c.pricing == "spot"]
+    spot = [c for c in search.candidates if c.pricing == "spot" and c.platform == "kubernetes"]
     reclaimed = [c for c in spot if c.run.interruptions > 0]
     assert reclaimed, "seed 0 reclaims at least one fleet"
     for candidate in reclaimed:
@@ -247,7 +298,8 @@ def test_an_availability_target_raises_the_replica_floor() -> None:
                 regions=("us-east-1",),
                 max_spot_share=1.0,
                 availability_target=0.99999999,
-            )
+            ),
+            "platform": MACHINES_ONLY,
         }
     )
     plan = plan_serving(
@@ -257,6 +309,10 @@ def test_an_availability_target_raises_the_replica_floor() -> None:
     assert (
         plan.winner.monthly_usd
         > plan_serving(
-            REFERENCE, variants=VARIANTS, profiles=PROFILES, catalog=CATALOG, settings=SETTINGS
+            REFERENCE.model_copy(update={"platform": MACHINES_ONLY}),
+            variants=VARIANTS,
+            profiles=PROFILES,
+            catalog=CATALOG,
+            settings=SETTINGS,
         ).winner.monthly_usd
     )

@@ -21,6 +21,7 @@ from mlcost.core import (
     Commitment,
     ImportRecord,
     Offer,
+    PlatformPrice,
     PriceOverride,
     ServerlessPrice,
     StoragePrice,
@@ -37,6 +38,11 @@ class PriceBook:
     serverless: tuple[ServerlessPrice, ...] = ()
     transfer: tuple[TransferPrice, ...] = ()
     storage: tuple[StoragePrice, ...] = ()
+    platform: tuple[PlatformPrice, ...] = ()
+
+    def platform_price(self, provider: str, item: str) -> PlatformPrice | None:
+        """The platform price ``item`` of ``provider`` (``eks-control-plane``, ...), or None."""
+        return next((p for p in self.platform if p.provider == provider and p.item == item), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,7 @@ def _price_book() -> tuple[PriceBook, list[Issue]]:
             serverless=tuple(ServerlessPrice(**item) for item in data.get("serverless", [])),
             transfer=tuple(TransferPrice(**item) for item in data.get("transfer", [])),
             storage=tuple(StoragePrice(**item) for item in data.get("storage", [])),
+            platform=tuple(PlatformPrice(**item) for item in data.get("platform", [])),
         )
     except TypeError as exc:
         raise CatalogError(f"prices.toml has an unknown or missing field: {exc}") from exc
@@ -209,6 +216,7 @@ def _price_book() -> tuple[PriceBook, list[Issue]]:
             ("serverless", book.serverless),
             ("transfer", book.transfer),
             ("storage", book.storage),
+            ("platform", book.platform),
         )
         for provider, source in ((item.provider, item.source) for item in items)
         if not source

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.table import Table
 
 from mlcost.cli._context import table, usd
-from mlcost.core import Plan, PlanOption
+from mlcost.core import CostBreakdown, Plan, PlanOption
 
 
 def _pricing(option: PlanOption) -> str:
@@ -14,6 +15,37 @@ def _pricing(option: PlanOption) -> str:
 
 def _speed(option: PlanOption) -> str:
     return f"{option.latency_ms_p50:.1f} / {option.latency_ms_p99:.1f} ms {option.speed_basis}"
+
+
+def bill_table(title: str, cost: CostBreakdown) -> Table:
+    """A bill as the provider would print it: each line quantity x unit price, source and date."""
+    rows = []
+    for line in cost.lines:
+        charged = usd(line.usd_per_month, 2) if line.is_charged else "shared"
+        rows.append(
+            [
+                line.category,
+                line.item,
+                f"{line.quantity:,.2f} {line.unit}",
+                f"${line.usd_per_unit:,.6g}",
+                charged,
+                str(line.as_of) if line.as_of else "undated",
+                _short(line.source),
+                line.note,
+            ]
+        )
+    rows.append(["", "total", "", "", usd(cost.total_usd_per_month, 2), "", "", ""])
+    return table(
+        title,
+        ["category", "line", "quantity", "$ per unit", "$/month", "price date", "source", "note"],
+        rows,
+    )
+
+
+def _short(source: str) -> str:
+    """The first source of a price, cut to a readable length."""
+    first = source.split(" | ")[0].split(" ; ")[0]
+    return first if len(first) <= 60 else first[:57] + "..."
 
 
 def render_plan(plan: Plan, console: Console) -> None:
@@ -34,15 +66,24 @@ def render_plan(plan: Plan, console: Console) -> None:
         highlight=False,
     )
     cost = winner.cost
-    console.print(
-        f"[bold green]winner[/]: {winner.label}\n"
-        f"  {usd(winner.monthly_usd, 2)}/month (compute {usd(cost.compute_usd_per_month, 2)}, "
-        f"storage {usd(cost.storage_usd_per_month, 2)}, transfer {usd(cost.transfer_usd_per_month, 2)}); "
-        f"${plan.usd_per_1k_predictions:.4f} per 1,000 predictions\n"
-        f"  replicas {winner.replicas_min}-{winner.replicas_max} (mean {winner.replicas_mean:.1f}), "
+    serverless = winner.platform == "serverless"
+    fleet = (
+        f"  concurrent instances {winner.replicas_min}-{winner.replicas_max} (mean "
+        f"{winner.replicas_mean:.2f}), {winner.cold_starts_expected:,.0f} cold starts a month of "
+        f"{winner.cold_start_ms / 1000:.2f} s each (estimated)\n"
+        if serverless
+        else f"  replicas {winner.replicas_min}-{winner.replicas_max} (mean {winner.replicas_mean:.1f}), "
         f"{winner.pods_per_node} per node, nodes mean {winner.nodes_mean:.2f} (max {winner.nodes_max}), "
         f"{winner.spot_node_share:.0%} of node-hours on spot, "
         f"{winner.interruptions_expected:.2f} interruptions expected\n"
+    )
+    console.print(
+        f"[bold green]winner[/]: {winner.label}\n"
+        f"  {usd(winner.monthly_usd, 2)}/month (compute {usd(cost.compute_usd_per_month, 2)}, "
+        f"platform {usd(cost.platform_usd_per_month, 2)}, storage {usd(cost.storage_usd_per_month, 2)}, "
+        f"transfer {usd(cost.transfer_usd_per_month, 2)}); "
+        f"${plan.usd_per_1k_predictions:.4f} per 1,000 predictions\n"
+        f"{fleet}"
         f"  replica latency p50/p99 {_speed(winner)}; accuracy "
         f"{(winner.accuracy or 0.0):.2%} (measured)\n"
         f"  SLO (simulated per minute): {slo.minutes_over_slo} of {slo.minutes:,} minutes over "
@@ -51,6 +92,13 @@ def render_plan(plan: Plan, console: Console) -> None:
         f"{slo.worst_latency_ms:.1f} ms -> {'met' if slo.is_met else 'MISSED'}",
         highlight=False,
     )
+    console.print(bill_table(f"the winner's bill: {winner.label}", cost))
+    for option in plan.platforms:
+        if option is winner or option.label == winner.label:
+            continue
+        console.print(
+            bill_table(f"best {option.platform}: {option.label} ({option.why_not})", option.cost)
+        )
     if plan.waterfall:
         rows = []
         start = plan.waterfall[0].monthly_usd
@@ -112,13 +160,6 @@ def render_plan(plan: Plan, console: Console) -> None:
             f"savings plan: commit only the always-on {advice.nodes} x {advice.instance_type} to "
             f"{advice.commitment} ({advice.discount_fraction:.0%} off on-demand{bound}): "
             f"saves {usd(advice.saved_usd_per_month, 2)}/month more; estimated",
-            highlight=False,
-        )
-    for option in plan.serverless:
-        breakeven = option.breakeven_requests_per_day
-        console.print(
-            f"serverless {option.service}: {usd(option.monthly_usd, 2)}/month; cheaper than the "
-            f"winner below {breakeven:,.0f} requests/day ({option.method})",
             highlight=False,
         )
     for line in plan.excluded:

@@ -203,7 +203,7 @@ def _print_offer(offer: Offer, catalog: Catalog) -> None:
 
 @app.command("prices")
 def show_price_book(as_json: JsonOption = False, home: HomeOption = None) -> None:
-    """Show the other prices a bill needs: commitments, serverless, transfer, storage."""
+    """Show the other prices a bill needs: commitments, serverless, platform, transfer, storage."""
     book = current_catalog(home).prices
     if as_json:
         print_json(book)
@@ -239,6 +239,24 @@ def show_price_book(as_json: JsonOption = False, home: HomeOption = None) -> Non
                     s.source,
                 ]
                 for s in book.serverless
+            ],
+        )
+    )
+    console.print(
+        table(
+            "Platform (control planes, load balancers, addresses, NAT, front doors)",
+            ["provider", "item", "name", "$ per unit", "free/month", "as of", "source"],
+            [
+                [
+                    p.provider,
+                    p.item,
+                    p.name,
+                    f"{p.usd:g} per {p.unit}",
+                    f"{p.free_units_per_month:g}" if p.free_units_per_month else "",
+                    str(p.as_of or "undated"),
+                    p.source,
+                ]
+                for p in book.platform
             ],
         )
     )

@@ -8,6 +8,7 @@ Every speed figure carries its basis (measured or estimated, with the method).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from mlcost.core._values import Basis, Offer
@@ -16,26 +17,90 @@ PlanPricing = Literal["on-demand", "spot", "mixed", "savings"]
 PlanScaling = Literal["fixed", "autoscaled"]
 
 
+BillCategory = Literal["compute", "platform", "storage", "transfer"]
+Platform = Literal["kubernetes", "vm-group", "serverless"]
+PLATFORMS: tuple[Platform, ...] = ("kubernetes", "vm-group", "serverless")
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One line of a monthly bill, as the provider would print it: quantity x unit price.
+
+    ``usd_per_month`` is what is charged: ``quantity x usd_per_unit`` less any free
+    allowance the line says it used (``note``). A line for something already paid
+    elsewhere (an existing cluster's control plane) has ``is_charged`` False and
+    costs nothing in the totals. ``source`` and ``as_of`` are the price's own
+    (``as_of`` None: the source gives no date). ``pricing`` tags compute lines
+    (on-demand, spot, commitment) and is empty elsewhere.
+    """
+
+    category: BillCategory
+    item: str
+    quantity: float
+    unit: str
+    usd_per_unit: float
+    usd_per_month: float
+    source: str
+    as_of: date | None = None
+    note: str = ""
+    is_charged: bool = True
+    pricing: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class CostBreakdown:
-    """One option's monthly bill by component; ``assumptions`` says what each rests on."""
+    """One option's monthly bill, line by line; ``assumptions`` says what the figures rest on."""
 
-    on_demand_usd_per_month: float
-    spot_usd_per_month: float
-    commitment_usd_per_month: float
-    storage_usd_per_month: float
-    transfer_usd_per_month: float
+    lines: tuple[BillLine, ...]
     assumptions: tuple[str, ...] = ()
 
-    @property
-    def compute_usd_per_month(self) -> float:
-        return (
-            self.on_demand_usd_per_month + self.spot_usd_per_month + self.commitment_usd_per_month
+    def usd_per_month(self, category: BillCategory, pricing: str | None = None) -> float:
+        """The charged total of one category (and, for compute, one pricing)."""
+        return sum(
+            line.usd_per_month
+            for line in self.lines
+            if line.is_charged
+            and line.category == category
+            and (pricing is None or line.pricing == pricing)
         )
 
     @property
+    def on_demand_usd_per_month(self) -> float:
+        return self.usd_per_month("compute", "on-demand")
+
+    @property
+    def spot_usd_per_month(self) -> float:
+        return self.usd_per_month("compute", "spot")
+
+    @property
+    def commitment_usd_per_month(self) -> float:
+        return self.usd_per_month("compute", "commitment")
+
+    @property
+    def compute_usd_per_month(self) -> float:
+        return self.usd_per_month("compute")
+
+    @property
+    def platform_usd_per_month(self) -> float:
+        return self.usd_per_month("platform")
+
+    @property
+    def storage_usd_per_month(self) -> float:
+        return self.usd_per_month("storage")
+
+    @property
+    def transfer_usd_per_month(self) -> float:
+        return self.usd_per_month("transfer")
+
+    @property
     def total_usd_per_month(self) -> float:
-        return self.compute_usd_per_month + self.storage_usd_per_month + self.transfer_usd_per_month
+        return sum(line.usd_per_month for line in self.lines if line.is_charged)
+
+    def with_lines(
+        self, lines: tuple[BillLine, ...], assumptions: tuple[str, ...] = ()
+    ) -> CostBreakdown:
+        """This bill with more lines (and assumptions) added."""
+        return CostBreakdown(self.lines + lines, self.assumptions + assumptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,25 +165,37 @@ class PlanOption:
     slo: SloResult
     why_not: str = ""
     spare_nodes: int = 0
+    platform: Platform = "kubernetes"
+    platform_service: str = ""
+    cold_starts_expected: float = 0.0
+    cold_start_ms: float = 0.0
 
     @property
     def label(self) -> str:
-        """One line: variant on machine, pricing, scaling."""
+        """One line: variant on machine (or function), pricing, scaling, platform."""
+        where = f"{self.offer.provider} {self.offer.region}"
+        if self.platform == "serverless":
+            return f"{self.variant} on {self.platform_service} ({where}), per request"
         return (
-            f"{self.variant} on {self.offer.instance_type} ({self.offer.provider} "
-            f"{self.offer.region}), {self.pricing}, {self.scaling}"
+            f"{self.variant} on {self.offer.instance_type} ({where}), {self.pricing}, "
+            f"{self.scaling}, {self.platform_service or self.platform}"
         )
 
 
 @dataclass(frozen=True, slots=True)
 class WaterfallBar:
-    """One step from the current setup to the plan: what changed, and the bill after it."""
+    """One step from the current setup to the plan: what changed, and the bill after it.
+
+    ``cost`` is the bar's whole bill, platform, storage and transfer lines
+    included, so no saving comes from what a bar leaves uncounted.
+    """
 
     label: str
     monthly_usd: float
     saved_usd: float
     option: PlanOption | None
     basis: str
+    cost: CostBreakdown | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,25 +212,14 @@ class SavingsPlanAdvice:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerlessOption:
-    """The workload served per request instead, and where it breaks even with the winner."""
-
-    provider: str
-    service: str
-    memory_gb: float
-    duration_ms: float
-    monthly_usd: float
-    breakeven_requests_per_day: float
-    method: str
-
-
-@dataclass(frozen=True, slots=True)
 class Plan:
     """The answer of ``mlcost plan``: the winner, how it was reached, and what else was weighed.
 
     ``is_estimated`` is True when the winner's speed rests on an estimate;
     ``confirm_by`` then names the measurement that would confirm it.
     ``usd_per_1k_predictions`` is the winner's monthly bill over a month's requests.
+    ``platforms`` holds the best option of every platform weighed (the winner's
+    included), each with its whole bill.
     """
 
     workload: str
@@ -167,7 +233,7 @@ class Plan:
     pareto: tuple[PlanOption, ...]
     waterfall: tuple[WaterfallBar, ...]
     savings_plan: SavingsPlanAdvice | None
-    serverless: tuple[ServerlessOption, ...]
+    platforms: tuple[PlanOption, ...]
     is_estimated: bool
     confirm_by: str
     candidates_simulated: int

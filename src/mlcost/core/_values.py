@@ -94,7 +94,13 @@ class Commitment:
 
 @dataclass(frozen=True, slots=True)
 class ServerlessPrice:
-    """Per-request serverless pricing (AWS Lambda, Cloud Run request-based)."""
+    """Per-request serverless pricing (AWS Lambda, Cloud Run request-based).
+
+    Duration is billed in steps of ``billing_granularity_ms``; ``mb_per_vcpu`` is
+    the memory that buys one vCPU where memory sets the CPU share (Lambda: 1,769
+    MB), 0 where vCPUs are chosen apart; ``machine`` names the machines-table row
+    of the function's CPU. GB-seconds are memory in MB / 1,024 x seconds.
+    """
 
     provider: str
     service: str
@@ -104,6 +110,9 @@ class ServerlessPrice:
     free_requests_per_month: float = 0.0
     free_gb_seconds_per_month: float = 0.0
     free_vcpu_seconds_per_month: float = 0.0
+    billing_granularity_ms: float = 1.0
+    mb_per_vcpu: float = 0.0
+    machine: str = ""
     as_of: date | None = None
     source: str = ""
 
@@ -131,6 +140,27 @@ class StoragePrice:
     usd_per_gb_month: float
     as_of: date | None = None
     source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformPrice:
+    """A price of what runs around the machines: a control plane, a load balancer,
+    an address, a NAT gateway, a function's front door, burstable surplus credits.
+
+    ``item`` is the id the planner looks the price up by (``eks-control-plane``,
+    ``alb-lcu-hour``, ...); ``usd`` is per ``unit``; ``free_units_per_month`` is
+    a free allowance (a credit in dollars where the unit is ``month``).
+    """
+
+    provider: str
+    item: str
+    name: str
+    usd: float
+    unit: str
+    free_units_per_month: float = 0.0
+    as_of: date | None = None
+    source: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

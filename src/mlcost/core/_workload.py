@@ -15,14 +15,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
+from mlcost.core._plan import PLATFORMS, Platform
 from mlcost.core._values import Pricing
 
 Provider = Literal["aws", "gcp", "azure"]
 DailyShape = Literal["flat", "business-hours", "consumer"]
 DAILY_SHAPES: tuple[DailyShape, ...] = ("flat", "business-hours", "consumer")
 Scaling = Literal["fixed", "autoscaled"]
+CommitmentTerm = Literal["1y", "3y"]
+Balancing = Literal["random", "round-robin", "least-outstanding"]
+CreditMode = Literal["unlimited", "standard"]
+FrontDoor = Literal["function-url", "http-api", "rest-api"]
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -252,6 +265,9 @@ class Constraints(_Part):
     (``max_spot_share`` is the most of the fleet that may be spot, 0 to 1:
     interruptions are a risk the user opts into). ``availability_target``
     (e.g. 0.999) asks the planner for enough replicas to reach it.
+    ``commitments`` lists the terms (``1y``, ``3y``) of savings plans or
+    committed-use discounts the plan may use; by default none, since a
+    commitment binds the user for its whole term.
     """
 
     providers: tuple[Provider, ...] = ("aws", "gcp", "azure")
@@ -260,6 +276,7 @@ class Constraints(_Part):
     min_replicas: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=10_000)] = 2
     availability_target: Annotated[float, BeforeValidator(_not_bool), Field(gt=0)] | None = None
     max_spot_share: Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=1)] = 0.0
+    commitments: tuple[CommitmentTerm, ...] = ()
 
     @field_validator("providers")
     @classmethod
@@ -280,6 +297,51 @@ class Constraints(_Part):
             hint = " (99.9 % is 0.999)" if value > 1 else ""
             raise ValueError(f"got {value:g}; give a fraction below 1{hint}")
         return value
+
+
+class PlatformSettings(_Part):
+    """How the service may be run around its machines, and what is already paid for.
+
+    - ``allowed``: the platforms to weigh, any of ``kubernetes`` (EKS, GKE,
+      AKS: control plane, load balancer, a system node pool for the add-ons,
+      then the serving pool), ``vm-group`` (an autoscaling group of VMs behind a
+      load balancer: ASG, MIG, VMSS) and ``serverless`` (Lambda, Cloud Run);
+      default all three.
+    - ``cluster``: ``new`` (the default: the control-plane fee and the system
+      pool are this service's) or ``existing`` (a cluster already runs: they
+      are shown as shared, not charged).
+    - ``nat_gateways``: NAT gateways for private subnets (0, the default:
+      nodes in public subnets with one public IPv4 each).
+    - ``front_door``: what fronts a function: ``function-url`` (the default,
+      no charge beyond the function's), ``http-api`` or ``rest-api`` (API
+      Gateway, per million requests).
+    - ``free_tier``: count the providers' monthly free allowances (serverless
+      requests and GB-seconds, GKE's cluster credit, the first 100 GB of
+      egress); off by default, since they are per account and usually spent
+      elsewhere.
+    - ``load_balancing``: how requests reach replicas: ``random`` (kube-proxy's
+      default, and the latency model's: one queue per replica),
+      ``round-robin`` (a queue per replica, arrivals dealt in turn) or
+      ``least-outstanding`` (one shared queue).
+    - ``burstable_credits``: ``unlimited`` (AWS's default for T3/T3a/T4g, spot
+      included: surplus CPU is billed) or ``standard`` (throttled to the
+      baseline when credits run out); default: the provider's default.
+    """
+
+    allowed: tuple[Platform, ...] = PLATFORMS
+    cluster: Literal["new", "existing"] = "new"
+    nat_gateways: Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=16)] = 0
+    front_door: FrontDoor = "function-url"
+    free_tier: StrictBool = False
+    load_balancing: Balancing = "random"
+    burstable_credits: CreditMode | None = None
+
+    @field_validator("allowed")
+    @classmethod
+    def _some_platform(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"the list is empty; allow at least one of {', '.join(PLATFORMS)}")
+        return tuple(dict.fromkeys(value))
 
 
 class DataLocation(_Part):
@@ -304,6 +366,7 @@ class CurrentSetup(_Part):
     count: Annotated[float, BeforeValidator(_not_bool), Field(gt=0)]
     pricing: Pricing = "on-demand"
     scaling: Scaling = "fixed"
+    platform: Literal["kubernetes", "vm-group"] = "kubernetes"
     usd_per_hour: Annotated[float, BeforeValidator(_not_bool), Field(gt=0)] | None = None
 
     @model_validator(mode="after")
@@ -329,6 +392,7 @@ class Workload(_Part):
     constraints: Constraints = Constraints()
     data_location: DataLocation | None = None
     current: CurrentSetup | None = None
+    platform: PlatformSettings = PlatformSettings()
     horizon_days: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=366)] = 30
     name: Annotated[str, Field(min_length=1)] | None = None
 

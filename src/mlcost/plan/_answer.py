@@ -15,7 +15,6 @@ the chain goes on from the bar before it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,21 +22,22 @@ import numpy as np
 
 from mlcost.catalog import Catalog
 from mlcost.core import (
+    PLATFORMS,
+    BillLine,
+    CostBreakdown,
     Plan,
     PlanError,
     PlanOption,
     SavingsPlanAdvice,
-    ServerlessOption,
     SloResult,
     WaterfallBar,
 )
-from mlcost.cost import HOURS_PER_MONTH, ServerlessCall, serverless_breakeven_requests
-from mlcost.cost import serverless_monthly_usd as serverless_usd
+from mlcost.cost import HOURS_PER_MONTH
+from mlcost.plan._bill import fixed_costs, storage_and_transfer_lines
+from mlcost.plan._platform import fleet_lines
 from mlcost.plan._queueing import latency_ms_percentile, violations
 from mlcost.plan._search import Candidate, Search
 
-# Lambda gives a function one full vCPU at 1,769 MB (AWS Lambda docs, "Memory and computing power").
-_LAMBDA_MB_PER_VCPU = 1769.0
 _RUNNERS_UP = 8
 
 
@@ -49,7 +49,9 @@ class _Checked:
     results: dict[int, SloResult]
 
     def slo(self, candidate: Candidate) -> SloResult:
-        key = id(candidate)
+        if candidate.slo is not None:
+            return candidate.slo
+        key = id(candidate.run)  # platforms share one fleet run, and so its SLO result
         if key not in self.results:
             self.results[key] = check_exactly(candidate, self.search)
         return self.results[key]
@@ -68,13 +70,14 @@ class _Checked:
         return None
 
 
-def _rank(candidate: Candidate) -> tuple[float, float, int, str]:
+def _rank(candidate: Candidate) -> tuple[float, float, int, str, str]:
     """Cheapest first; on a tie the lower p99, then autoscaled (it follows traffic growth)."""
     return (
         round(candidate.monthly_usd, 2),
         candidate.speed.replica.latency_ms_p99,
         0 if candidate.scaling == "autoscaled" else 1,
         candidate.speed.offer.instance_type,
+        candidate.platform,
     )
 
 
@@ -89,7 +92,7 @@ def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
     winner_option = to_option(winner, winner_slo)
     runners = _runners_up(winner, search, checked)
     pareto = _pareto(met, checked)
-    waterfall = _waterfall(search, catalog, checked, current_variant)
+    waterfall, waterfall_notes = _waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
     requests_per_month = search.requests_per_month
     return Plan(
@@ -104,7 +107,7 @@ def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
         pareto=pareto,
         waterfall=waterfall,
         savings_plan=_savings_plan(winner, catalog),
-        serverless=_serverless(winner, search, catalog),
+        platforms=_best_per_platform(winner, search, checked),
         is_estimated=is_estimated,
         confirm_by=winner.speed.replica.confirm_by if is_estimated else "",
         candidates_simulated=len(search.candidates),
@@ -113,7 +116,7 @@ def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
         usd_per_1k_predictions=(
             winner.monthly_usd / requests_per_month * 1000.0 if requests_per_month else 0.0
         ),
-        excluded=search.excluded + tuple(_unfit_summary(search)),
+        excluded=search.excluded + waterfall_notes + tuple(_unfit_summary(search)),
     )
 
 
@@ -144,6 +147,7 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
         lambda c: c.speed.variant.name,
         lambda c: (c.pricing, c.scaling),
         lambda c: c.speed.offer.instance_type,
+        lambda c: c.platform,
     ]
     chosen: list[Candidate] = []
     for key in groups:
@@ -188,21 +192,139 @@ def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ..
     return tuple(options)
 
 
+# The waterfall's dimensions, each one change a bar may make, with its label.
+_CHANGES: tuple[tuple[str, str], ...] = (
+    ("scaling", "autoscaling"),
+    ("pricing", "spot"),
+    ("commitment", "commitment"),
+    ("variant", "compression"),
+    ("machine", "hardware change"),
+    ("provider", "provider change"),
+    ("platform", "platform change"),
+)
+
+
+def _dimension(candidate: Candidate, change: str) -> object:
+    """The value of one waterfall dimension for a candidate; None where it has none."""
+    offer = candidate.speed.offer
+    serverless = candidate.platform == "serverless"
+    values: dict[str, object] = {
+        "scaling": None if serverless else candidate.scaling,
+        # A commitment covers on-demand nodes: its own dimension, on-demand here.
+        "pricing": None if serverless else candidate.pricing.replace("savings", "on-demand"),
+        "commitment": candidate.pricing == "savings",
+        "variant": candidate.speed.variant.name,
+        "machine": None if serverless else (offer.region, offer.instance_type),
+        "provider": offer.provider,
+        "platform": candidate.platform,
+    }
+    return values[change]
+
+
 def _waterfall(
     search: Search, catalog: Catalog, checked: _Checked, current_variant: str
-) -> tuple[WaterfallBar, ...]:
-    current = search.workload.current
+) -> tuple[tuple[WaterfallBar, ...], tuple[str, ...]]:
+    """Today's bill, then one change per bar, the change that saves most first.
+
+    Each bar frees one dimension of today's setup (scaling, spot pricing, a
+    commitment, the variant, the machine, the provider, the platform) and takes the
+    cheapest candidate that keeps the others as they are and meets the SLO. A
+    dimension the workload does not allow is left out with the reason; dimensions
+    that save nothing on their own are freed together at the end, where a
+    combination (another variant on another platform) may save more.
+    """
+    workload = search.workload
+    current = workload.current
     if current is None:
-        return ()
+        return (), ()
+    today = _today(search, catalog, current_variant)
+    bars = [
+        WaterfallBar(
+            f"today: {current.count:g} x {current.instance_type} {current.pricing}, "
+            f"{current.scaling}, {today.platform_service}",
+            today.cost.total_usd_per_month,
+            0.0,
+            None,
+            today.basis,
+            today.cost,
+        )
+    ]
+    fixed: dict[str, object] = {
+        "scaling": current.scaling,
+        "pricing": "spot" if current.pricing == "spot" else "on-demand",
+        "commitment": current.pricing.startswith("savings"),
+        "variant": current_variant,
+        "machine": (current.region, current.instance_type),
+        "provider": current.provider,
+        "platform": current.platform,
+    }
+    notes: list[str] = []
+    rules = workload.constraints
+    if rules.max_spot_share == 0.0:
+        notes.append("waterfall: no spot bar: constraints.max_spot_share is 0 (spot not allowed)")
+    if not rules.commitments:
+        notes.append("waterfall: no commitment bar: constraints.commitments allows none")
+    open_changes = list(_CHANGES)
+
+    def pool(free: set[str]) -> list[Candidate]:
+        """Candidates that keep today's value on every dimension not in ``free``."""
+        return [
+            c
+            for c in search.candidates
+            if all(
+                key in free
+                or _dimension(c, key) == value
+                or (_dimension(c, key) is None and "platform" in free)
+                for key, value in fixed.items()
+            )
+        ]
+
+    previous = today.cost.total_usd_per_month
+    free: set[str] = set()
+    while open_changes:
+        best: tuple[float, str, str, Candidate, SloResult] | None = None
+        for key, label in open_changes:
+            trial = free | {key} | ({"machine"} if key == "provider" else set())
+            found = checked.cheapest(pool(trial))
+            if found is not None and (best is None or found[0].monthly_usd < best[0]):
+                best = (found[0].monthly_usd, key, label, found[0], found[1])
+        if best is None or best[0] > previous - 0.005:
+            break
+        _, key, label, candidate, slo = best
+        free |= {key} | ({"machine"} if key == "provider" else set())
+        open_changes = [(k, lab) for k, lab in open_changes if k not in free]
+        bars.append(_bar(label, candidate, slo, previous))
+        previous = candidate.monthly_usd
+    if open_changes:
+        found = checked.cheapest(pool(free | {k for k, _ in open_changes}))
+        if found is not None and found[0].monthly_usd < previous - 0.005:
+            label = " + ".join(lab for _, lab in open_changes)
+            bars.append(_bar(label, found[0], found[1], previous))
+    return tuple(bars), tuple(notes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Today:
+    cost: CostBreakdown
+    basis: str
+    platform_service: str
+
+
+def _today(search: Search, catalog: Catalog, current_variant: str) -> _Today:
+    """Today's setup billed like a candidate: its machines, its platform, storage, transfer."""
+    workload = search.workload
+    current = workload.current
+    assert current is not None
     offer = catalog.offer(current.instance_type, region=current.region, provider=current.provider)
     price = current.usd_per_hour
     basis = "stated by the user" if price is not None else "catalog list price"
+    if offer is None:
+        raise PlanError(
+            f"current: {current.instance_type} is not in the catalog for {current.provider} "
+            f"{current.region}; import its price (mlcost catalog import) so its platform, "
+            "storage and transfer can be billed too"
+        )
     if price is None:
-        if offer is None:
-            raise PlanError(
-                f"current: {current.instance_type} is not in the catalog for {current.provider} "
-                f"{current.region}; give current.usd_per_hour or import its price"
-            )
         wanted = offer.usd_per_hour(is_spot=current.pricing == "spot")
         if wanted is None:
             raise PlanError(
@@ -210,68 +332,61 @@ def _waterfall(
                 "give current.usd_per_hour"
             )
         price = wanted
-    baseline_usd = price * current.count * HOURS_PER_MONTH
-    bars = [
-        WaterfallBar(
-            f"today: {current.count:g} x {current.instance_type} {current.pricing}, {current.scaling}",
-            baseline_usd,
-            0.0,
-            None,
-            basis,
-        )
-    ]
-    same_machine = [
-        c
-        for c in search.candidates
-        if c.speed.variant.name == current_variant
-        and c.speed.offer.instance_type == current.instance_type
-        and c.speed.offer.region == current.region
-    ]
-    steps: list[tuple[str, Sequence[Candidate]]] = [
-        (
-            "autoscaling",
-            [c for c in same_machine if c.scaling == "autoscaled" and c.pricing == "on-demand"],
-        ),
-        ("spot", [c for c in same_machine if c.pricing in ("on-demand", "spot", "mixed")]),
-        (
-            "compression and hardware change",
-            [c for c in search.candidates if c.pricing in ("on-demand", "spot", "mixed")],
-        ),
-        ("anything further", list(search.candidates)),
-    ]
-    previous = baseline_usd
-    for label, pool in steps:
-        best = checked.cheapest(pool)
-        if best is None:
-            bars.append(
-                WaterfallBar(
-                    f"{label}: not reachable with this setup", previous, 0.0, None, "simulated"
-                )
-            )
-            continue
-        candidate, slo = best
-        if label == "anything further" and candidate.monthly_usd >= previous - 1e-9:
-            break
-        option = to_option(candidate, slo)
-        cost = candidate.monthly_usd
-        bars.append(
-            WaterfallBar(
-                f"{label}: {_describe(option)}",
-                cost,
-                previous - cost,
-                option,
-                f"simulated, speed {option.speed_basis}",
-            )
-        )
-        previous = cost
-    return tuple(bars)
+    pricing = "spot" if current.pricing == "spot" else "on-demand"
+    node_hours = current.count * HOURS_PER_MONTH
+    source = "your stated price (current.usd_per_hour)" if current.usd_per_hour else offer.source
+    compute = BillLine(
+        "compute",
+        f"{current.instance_type} {current.pricing}",
+        node_hours,
+        "node-hour",
+        price,
+        node_hours * price,
+        source,
+        None if current.usd_per_hour else offer.as_of,
+        pricing=pricing,
+    )
+    size = next(
+        (s.variant.size_bytes for s in search.speeds if s.variant.name == current_variant), 0
+    )
+    fixed = fixed_costs(
+        workload,
+        offer,
+        artifact_bytes=size,
+        requests_per_month=search.requests_per_month,
+        catalog=catalog,
+        settings=search.settings.bill,
+    )
+    extra, notes = storage_and_transfer_lines(fixed, node_hours_per_month=node_hours)
+    costs = search.platforms.costs(current.platform, current.provider, current.region)
+    lines = costs.fixed + fleet_lines(
+        costs, node_hours_per_month=node_hours, node_launches_per_month=0.0, pulled_gb=0.0
+    )
+    cost = CostBreakdown((compute, *extra, *lines), notes + costs.assumptions)
+    return _Today(
+        cost, f"{basis}; platform, storage and transfer billed as for the plan", costs.service
+    )
+
+
+def _bar(label: str, candidate: Candidate, slo: SloResult, previous: float) -> WaterfallBar:
+    option = to_option(candidate, slo)
+    return WaterfallBar(
+        f"{label}: {_describe(option)}",
+        option.monthly_usd,
+        previous - option.monthly_usd,
+        option,
+        f"simulated, speed {option.speed_basis}",
+        option.cost,
+    )
 
 
 def _describe(option: PlanOption) -> str:
+    if option.platform == "serverless":
+        return f"{option.variant} on {option.platform_service}, per request"
     pricing = option.commitment or option.pricing
     return (
         f"{option.variant} on {option.nodes_mean:.1f} x {option.offer.instance_type} on average, "
-        f"{pricing}, {option.scaling}"
+        f"{pricing}, {option.scaling}, {option.platform_service}"
     )
 
 
@@ -302,50 +417,32 @@ def _savings_plan(winner: Candidate, catalog: Catalog) -> SavingsPlanAdvice | No
     )
 
 
-def _serverless(
-    winner: Candidate, search: Search, catalog: Catalog
-) -> tuple[ServerlessOption, ...]:
-    """Per-request platforms of the allowed providers, priced for the winner's variant."""
-    replica = winner.speed.replica
+def _best_per_platform(
+    winner: Candidate, search: Search, checked: _Checked
+) -> tuple[PlanOption, ...]:
+    """The cheapest option of every platform weighed that meets the SLO, the winner's included."""
     options = []
-    for price in catalog.prices.serverless:
-        if price.provider not in search.workload.constraints.providers:
+    for platform in PLATFORMS:
+        pool = [c for c in search.candidates if c.platform == platform]
+        found = checked.cheapest(pool)
+        if found is None:
             continue
-        memory_mb = max(replica.memory_mib * 1.048576, _LAMBDA_MB_PER_VCPU)
-        memory_gb = math.ceil(memory_mb) / 1000.0
-        # One vCPU instead of the replica's: assume the time grows with the thread count.
-        duration_ms = replica.latency_ms_p50 * max(1.0, replica.vcpus)
-        call = ServerlessCall(
-            memory_gb=memory_gb,
-            duration_ms=duration_ms,
-            vcpus=1.0 if price.usd_per_vcpu_second else 0.0,
-        )
-        monthly = serverless_usd(price, call, search.requests_per_month)
-        breakeven = serverless_breakeven_requests(price, call, winner.monthly_usd)
-        options.append(
-            ServerlessOption(
-                provider=price.provider,
-                service=price.service,
-                memory_gb=memory_gb,
-                duration_ms=duration_ms,
-                monthly_usd=monthly,
-                breakeven_requests_per_day=breakeven * 12.0 / 365.0,
-                method=(
-                    f"estimated: {memory_gb:g} GB (1 vCPU), {duration_ms:.1f} ms per request = "
-                    f"the replica's p50 x its {replica.vcpus:g} vCPUs on 1 vCPU; warm starts only, "
-                    "cold starts not counted"
-                ),
-            )
-        )
-    return tuple(options)
+        candidate, slo = found
+        why = "" if candidate is winner else _why_not(candidate, slo, winner)
+        options.append(to_option(candidate, slo, why_not=why))
+    return tuple(sorted(options, key=lambda o: o.monthly_usd))
 
 
 def _unfit_summary(search: Search) -> list[str]:
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, dict[str, None]] = {}
     for unfit in search.unfit:
-        reasons.setdefault(unfit.reason, []).append(f"{unfit.variant}@{unfit.offer_key[2]}")
+        provider, region, machine = unfit.offer_key
+        reasons.setdefault(unfit.reason, {})[f"{unfit.variant}@{machine} ({provider} {region})"] = (
+            None
+        )
     lines = []
-    for reason, where in reasons.items():
+    for reason, found in reasons.items():
+        where = list(found)
         shown = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
         lines.append(f"{shown}: {reason}")
     return lines
@@ -450,4 +547,8 @@ def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> Pla
         slo=slo,
         why_not=why_not,
         spare_nodes=candidate.spare_nodes,
+        platform=candidate.platform,
+        platform_service=candidate.platform_service,
+        cold_starts_expected=candidate.cold_starts,
+        cold_start_ms=candidate.cold_start_ms,
     )

@@ -1,10 +1,14 @@
-"""What one simulated configuration costs a month: compute, storage and transfer.
+"""What one simulated configuration costs a month, line by line: compute, storage and transfer.
+
+Each line is quantity x unit price, with the price's source and date (``BillLine``);
+the platform lines (control plane, load balancer, addresses, NAT, system pool) come
+from ``plan/_platform.py`` and serverless bills from ``plan/_serverless.py``.
 
 Compute is billed per node-minute of the simulated fleet at the on-demand, spot or
 commitment price. A commitment (savings plan, committed-use discount) covers only
 the fleet's always-on nodes, the least it ran over the horizon; the rest is
 on-demand. Storage is the model artifact in object storage plus each node's boot
-disk for the hours the node ran. Transfer follows the requests:
+disk for the hours the node ran, per GiB-month as block storage is billed. Transfer follows the requests:
 
 - requests arriving from the internet are free (no provider bills ingress); the
   responses leave as internet egress when ``data_location`` is not given;
@@ -15,6 +19,8 @@ disk for the hours the node ran. Transfer follows the requests:
 - inside the region, a load balancer spreads requests over the zones the pods run in:
   ``cross_zone_share`` of requests and responses cross a zone, billed both ways.
 
+Free allowances (AWS's first 100 GB of egress a month) are per account and
+usually spent elsewhere: they are taken off only with ``platform.free_tier``.
 Every assumption a figure rests on is listed in ``CostBreakdown.assumptions``.
 Horizon totals are scaled to a 730-hour month.
 """
@@ -24,11 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlcost.catalog import Catalog
-from mlcost.core import CostBreakdown, Offer, StoragePrice, TransferPrice, Workload
+from mlcost.core import BillLine, CostBreakdown, Offer, StoragePrice, TransferPrice, Workload
 from mlcost.cost import HOURS_PER_MONTH
 
 _GB = 1e9
-_GIB_PER_GB = 1e9 / 2**30
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +51,18 @@ class BillSettings:
 
 @dataclass(frozen=True, slots=True)
 class Compute:
-    """Node-hours of one simulated horizon by pricing, and the prices to bill them at."""
+    """Node-hours of one simulated horizon by pricing, and the offer whose prices bill them.
 
+    ``committed_usd_per_hour`` is the commitment's rate (0 without one); ``commitment``
+    names it.
+    """
+
+    offer: Offer
     on_demand_node_hours: float
     spot_node_hours: float
-    committed_node_hours: float
-    on_demand_usd_per_hour: float
-    spot_usd_per_hour: float
-    committed_usd_per_hour: float
+    committed_node_hours: float = 0.0
+    committed_usd_per_hour: float = 0.0
+    commitment: str = ""
 
     @property
     def node_hours(self) -> float:
@@ -62,12 +71,20 @@ class Compute:
 
 @dataclass(frozen=True, slots=True)
 class FixedCosts:
-    """The parts of a bill that depend on where it runs and what it serves, not on the fleet."""
+    """The parts of a bill that depend on where it runs and what it serves, not on the fleet.
 
-    storage_usd_per_month: float
-    disk_usd_per_node_hour: float
-    transfer_usd_per_month: float
+    ``lines`` are monthly (the artifact in object storage, transfer); ``disk`` is the
+    block-storage price of each node's disk of ``disk_gib`` (None: not priced).
+    """
+
+    lines: tuple[BillLine, ...]
+    disk: StoragePrice | None
+    disk_gib: float
     assumptions: tuple[str, ...]
+
+    @property
+    def transfer_usd_per_month(self) -> float:
+        return sum(line.usd_per_month for line in self.lines if line.category == "transfer")
 
 
 def month_factor(horizon_days: int) -> float:
@@ -86,49 +103,118 @@ def fixed_costs(
 ) -> FixedCosts:
     """Storage and transfer for serving ``workload`` from ``offer``'s region."""
     notes: list[str] = []
+    lines: list[BillLine] = []
     object_price = _storage(catalog, offer.provider, "object")
     block_price = _storage(catalog, offer.provider, "block")
-    storage = 0.0
-    disk = 0.0
     if object_price is not None:
-        storage = artifact_bytes / _GB * object_price.usd_per_gb_month
-        notes.append(f"artifact {artifact_bytes / 1e6:.0f} MB in {object_price.name}")
+        gb = artifact_bytes / _GB
+        lines.append(
+            BillLine(
+                "storage",
+                f"model artifact ({artifact_bytes / 1e6:.0f} MB) in {object_price.name}",
+                gb,
+                "GB-month",
+                object_price.usd_per_gb_month,
+                gb * object_price.usd_per_gb_month,
+                object_price.source,
+                object_price.as_of,
+            )
+        )
     else:
         notes.append(
             f"no {offer.provider} object-storage price in the catalog: artifact not costed"
         )
-    if block_price is not None:
-        disk = (
-            settings.disk_gib_per_node
-            / _GIB_PER_GB
-            * block_price.usd_per_gb_month
-            / HOURS_PER_MONTH
-        )
-        notes.append(f"{settings.disk_gib_per_node:g} GiB {block_price.name} per node")
-    else:
+    if block_price is None and settings.disk_gib_per_node > 0:
         notes.append(
             f"no {offer.provider} block-storage price in the catalog: node disks not costed"
         )
-    transfer, transfer_notes = _transfer(workload, offer, requests_per_month, catalog, settings)
-    return FixedCosts(storage, disk, transfer, tuple(notes + transfer_notes))
+    free = workload.platform.free_tier
+    lines.extend(_transfer(workload, offer, requests_per_month, catalog, settings, notes, free))
+    return FixedCosts(tuple(lines), block_price, settings.disk_gib_per_node, tuple(notes))
+
+
+def storage_and_transfer_lines(
+    fixed: FixedCosts, *, node_hours_per_month: float
+) -> tuple[tuple[BillLine, ...], tuple[str, ...]]:
+    """The fixed lines, plus the node disks for ``node_hours_per_month``."""
+    lines = list(fixed.lines)
+    if fixed.disk is not None and fixed.disk_gib > 0 and node_hours_per_month > 0:
+        # Block storage is billed per provisioned GiB-month (AWS writes "GB-month" for it).
+        quantity = fixed.disk_gib * node_hours_per_month / HOURS_PER_MONTH
+        lines.append(
+            BillLine(
+                "storage",
+                f"node disks: {fixed.disk_gib:g} GiB {fixed.disk.name} per node",
+                quantity,
+                "GiB-month",
+                fixed.disk.usd_per_gb_month,
+                quantity * fixed.disk.usd_per_gb_month,
+                fixed.disk.source,
+                fixed.disk.as_of,
+            )
+        )
+    return tuple(lines), fixed.assumptions
 
 
 def bill(compute: Compute, fixed: FixedCosts, *, horizon_days: int) -> CostBreakdown:
-    """The monthly bill of one simulated horizon."""
+    """The monthly bill of one simulated horizon: compute lines, then storage and transfer."""
     factor = month_factor(horizon_days)
-    return CostBreakdown(
-        on_demand_usd_per_month=compute.on_demand_node_hours
-        * compute.on_demand_usd_per_hour
-        * factor,
-        spot_usd_per_month=compute.spot_node_hours * compute.spot_usd_per_hour * factor,
-        commitment_usd_per_month=compute.committed_node_hours
-        * compute.committed_usd_per_hour
-        * factor,
-        storage_usd_per_month=fixed.storage_usd_per_month
-        + compute.node_hours * fixed.disk_usd_per_node_hour * factor,
-        transfer_usd_per_month=fixed.transfer_usd_per_month,
-        assumptions=fixed.assumptions,
+    offer = compute.offer
+    name = offer.instance_type
+    lines: list[BillLine] = []
+    if compute.on_demand_node_hours > 0:
+        hours = compute.on_demand_node_hours * factor
+        lines.append(
+            BillLine(
+                "compute",
+                f"{name} on-demand",
+                hours,
+                "node-hour",
+                offer.on_demand_usd_per_hour,
+                hours * offer.on_demand_usd_per_hour,
+                offer.source,
+                offer.as_of,
+                pricing="on-demand",
+            )
+        )
+    if compute.spot_node_hours > 0:
+        hours = compute.spot_node_hours * factor
+        price = offer.spot_usd_per_hour or 0.0
+        lines.append(
+            BillLine(
+                "compute",
+                f"{name} spot",
+                hours,
+                "node-hour",
+                price,
+                hours * price,
+                offer.source,
+                offer.spot_seen_on,
+                ""
+                if offer.spot_seen_on
+                else "spot price: the source does not say when it was seen",
+                pricing="spot",
+            )
+        )
+    if compute.committed_node_hours > 0:
+        hours = compute.committed_node_hours * factor
+        lines.append(
+            BillLine(
+                "compute",
+                f"{name} {compute.commitment}",
+                hours,
+                "node-hour",
+                compute.committed_usd_per_hour,
+                hours * compute.committed_usd_per_hour,
+                offer.source,
+                offer.as_of,
+                pricing="commitment",
+            )
+        )
+    extra, notes = storage_and_transfer_lines(
+        fixed, node_hours_per_month=compute.node_hours * factor
     )
+    return CostBreakdown(tuple(lines) + extra, notes)
 
 
 def _storage(catalog: Catalog, provider: str, kind: str) -> StoragePrice | None:
@@ -149,22 +235,35 @@ def _transfer(
     requests_per_month: float,
     catalog: Catalog,
     settings: BillSettings,
-) -> tuple[float, list[str]]:
+    notes: list[str],
+    count_free: bool,
+) -> list[BillLine]:
     traffic = workload.traffic
     gb_in = requests_per_month * traffic.payload_in_bytes / _GB
     gb_out = requests_per_month * traffic.payload_out_bytes / _GB
-    notes: list[str] = []
-    usd = 0.0
+    lines: list[BillLine] = []
 
     def charge(provider: str, kind: str, gb: float, what: str) -> None:
-        nonlocal usd
         price = _transfer_price(catalog, provider, kind)
         if price is None:
             notes.append(f"no {provider} {kind} price in the catalog: {what} not costed")
             return
-        billable = max(0.0, gb - price.free_gb_per_month)
-        usd += billable * price.usd_per_gb
-        notes.append(f"{what}: {gb:,.1f} GB/month at ${price.usd_per_gb:g}/GB ({kind})")
+        free = price.free_gb_per_month if count_free else 0.0
+        billable = max(0.0, gb - free)
+        note = f"{free:g} GB free a month (platform.free_tier)" if free else price.note
+        lines.append(
+            BillLine(
+                "transfer",
+                f"{what} ({kind})",
+                gb,
+                "GB",
+                price.usd_per_gb,
+                billable * price.usd_per_gb,
+                price.source,
+                price.as_of,
+                note,
+            )
+        )
 
     where = workload.data_location
     if where is None:
@@ -182,4 +281,4 @@ def _transfer(
             crossing,
             f"{settings.cross_zone_share:.0%} of requests served in another zone",
         )
-    return usd, notes
+    return lines

@@ -1,7 +1,8 @@
 """How one replica of a variant runs on a catalog offer: measured there, or estimated from a profile.
 
 A profile measured on the offer's own CPU (or GPU) with the same threads is
-used as it is. Every other offer gets an estimate, labelled with its method
+used as it is. A profile CPU the machines table does not know is taken as its
+fastest core of the same architecture, so estimates from it never flatter. Every other offer gets an estimate, labelled with its method
 and inputs and with the measurement that would confirm it.
 
 CPU offers. A replica requests ``min(profile.threads, offer.vcpus)`` vCPUs
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 
 from mlcost.catalog import (
     KNOWN_ACCELERATORS,
+    KNOWN_MACHINES,
     MachineSpec,
     canonical_accelerator,
     machine_spec,
@@ -152,6 +154,29 @@ def _on_cpu(profile: Profile, variant: Variant, offer: Offer) -> ReplicaSpeed | 
     return _estimate_cpu(profile, variant, offer, machine, vcpus, memory_mib)
 
 
+def fastest_core(machine: str) -> float:
+    """The fastest core speed of the machines table for an architecture (x86_64, arm64).
+
+    An unknown profile CPU is taken as this fast, so scaling from it to any offer
+    can only make the estimate slower, never flatter it.
+    """
+    arch = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
+    return max(
+        (spec.core_speed for spec in KNOWN_MACHINES.values() if spec.arch == arch), default=1.0
+    )
+
+
+def estimate_on_function(
+    profile: Profile, variant: Variant, offer: Offer, machine: MachineSpec, vcpus: int
+) -> ReplicaSpeed:
+    """One function instance of ``variant`` with ``vcpus`` of ``machine``'s CPU, estimated.
+
+    Serverless functions have no node and no kubelet, so no memory reservation:
+    the caller sizes the function's memory.
+    """
+    return _estimate_cpu(profile, variant, offer, machine, vcpus, profile.peak_memory_mib)
+
+
 def _estimate_cpu(
     profile: Profile,
     variant: Variant,
@@ -162,7 +187,7 @@ def _estimate_cpu(
 ) -> ReplicaSpeed:
     hardware = profile.hardware
     measured = match_cpu(hardware.cpu_model)
-    profile_speed = measured.core_speed if measured is not None else 1.0
+    profile_speed = measured.core_speed if measured is not None else fastest_core(hardware.machine)
     profile_smt = hardware.logical_cpus > hardware.physical_cores
     used = min(profile.threads, hardware.threads_allowed)
     profile_cores = _effective_cores(used, hardware.physical_cores, hardware.logical_cpus)
@@ -180,7 +205,8 @@ def _estimate_cpu(
     profile_cpu = (
         hardware.cpu_model
         if measured is not None
-        else f"{hardware.cpu_model} (not in table, 1.00x)"
+        else f"{hardware.cpu_model} (not in table: taken as the fastest known core, "
+        f"{profile_speed:.2f}x, so the estimate never flatters)"
     )
     smt_text = f" (SMT: {SMT_PAIR_SPEEDUP}x per core pair)" if machine.has_smt else ""
     burst_text = (

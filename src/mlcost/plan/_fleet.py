@@ -178,9 +178,12 @@ class _Reservation(NamedTuple):
 
 
 EVICTION_HARD_MIB = 100.0  # kubelet evictionHard memory.available on all three
-# A pod asking for every vCPU of a node cannot get them all (the kubelet reserves some):
-# it requests this share of them instead, and its threads still run on all vCPUs.
-_WHOLE_NODE_SHARE = 0.9
+# The log and metrics agents every production node runs as DaemonSets besides the
+# provider's own (a log shipper such as Fluent Bit and a node metrics exporter): an
+# assumption, since their charts set no requests; without them a serving pod may take
+# the whole allocatable node and leave them nowhere to run.
+AGENT_VCPUS = 0.1
+AGENT_MEMORY_MIB = 200.0
 
 
 def gke_reserved_memory_mib(node_mib: float, _max_pods: int = 0) -> float:
@@ -222,6 +225,30 @@ _RESERVATIONS = {
 }
 
 
+def node_allocatable(node_vcpus: int, node_memory_gib: float, provider: str) -> tuple[float, float]:
+    """Return the vCPUs and MiB a node leaves to pods after the reservations and DaemonSets.
+
+    Raises PlanError for an unknown provider.
+    """
+    reservation = _RESERVATIONS.get(provider)
+    if reservation is None:
+        raise PlanError(f"unknown provider {provider!r}; give one of {', '.join(_RESERVATIONS)}")
+    max_pods = reservation.max_pods(node_vcpus)
+    cpu_reserved, floor = 0.0, 0.0
+    for cores, share in reservation.cpu_tiers:
+        cpu_reserved += share * max(0.0, min(float(node_vcpus), floor + cores) - floor)
+        floor += cores
+    node_mib = node_memory_gib * 1024.0
+    memory_mib = (
+        node_mib
+        - reservation.memory_reserved_mib(node_mib, max_pods)
+        - EVICTION_HARD_MIB
+        - AGENT_MEMORY_MIB
+    )
+    vcpus = node_vcpus - cpu_reserved - reservation.daemonset_vcpus - AGENT_VCPUS
+    return vcpus, memory_mib
+
+
 def pods_per_node(
     *,
     node_vcpus: int,
@@ -236,10 +263,12 @@ def pods_per_node(
 
     Allocatable = capacity - kube/system reserved - the 100 MiB hard eviction
     threshold, as the provider's managed node images set them (table above),
-    less the DaemonSets on every node; pods are packed by their requests, at
-    most the node's max pods, and by whole accelerators when they use any.
-    A CPU pod asking for all the node's vCPUs (or more) requests 90 % of them,
-    one per node: what a 2-vCPU node can allocate is about 1.8.
+    less the DaemonSets on every node (the provider's, and the log and
+    metrics agents: ``AGENT_VCPUS``, ``AGENT_MEMORY_MIB``); pods are packed by
+    their requests, at most the node's max pods, and by whole accelerators when
+    they use any. A CPU pod asking for all the node's vCPUs (or more) requests
+    what the node has left after all of that, one per node: about 1.7 of a
+    2-vCPU node's 2.
 
     Raises PlanError on a non-positive node or pod size, negative
     accelerators, or an unknown provider.
@@ -257,16 +286,12 @@ def pods_per_node(
             "offer and the variant's resource requests"
         )
     max_pods = reservation.max_pods(node_vcpus)
-    cpu_reserved, floor = 0.0, 0.0
-    for cores, share in reservation.cpu_tiers:
-        cpu_reserved += share * max(0.0, min(float(node_vcpus), floor + cores) - floor)
-        floor += cores
-    node_mib = node_memory_gib * 1024.0
-    memory_mib = node_mib - reservation.memory_reserved_mib(node_mib, max_pods) - EVICTION_HARD_MIB
-    vcpus = node_vcpus - cpu_reserved - reservation.daemonset_vcpus
+    vcpus, memory_mib = node_allocatable(node_vcpus, node_memory_gib, provider)
     if pod_vcpus >= node_vcpus and pod_accelerators == 0:
+        # A pod asking for every vCPU cannot get them (the kubelet and the DaemonSets keep
+        # some): it requests what is left, one per node, and its threads still run on all.
         max_pods = 1
-        pod_vcpus = node_vcpus * _WHOLE_NODE_SHARE
+        pod_vcpus = max(vcpus, 1e-3)
     fits = min(
         max_pods,
         math.floor(max(0.0, vcpus) / pod_vcpus + _RATIO_GUARD),

@@ -1,4 +1,5 @@
-"""The search: every variant within the accuracy floor x every allowed offer x pricing x scaling.
+"""The search: every variant within the accuracy floor x every allowed offer x pricing x scaling
+x platform, and every variant in a serverless function.
 
 Each candidate's month is simulated per minute (``simulate_fleet``: the HPA, pod
 start-up, node provisioning, bin-packing, spot interruptions) and screened against
@@ -7,6 +8,11 @@ what its ready replicas can take at the SLO (``max_arrivals_per_s``, the M/G/c m
 solved once per replica speed). Candidates are ranked by monthly cost; the cheapest
 ones, the Pareto front and the waterfall's steps are then checked with the full
 latency model, which also counts the requests slower than the SLO.
+
+A simulated fleet is priced once per allowed platform (managed Kubernetes or a VM
+group: the same nodes, other lines around them, ``plan/_platform.py``); serverless
+candidates are simulated apart (``plan/_serverless.py``) and carry their SLO result.
+Commitments are searched only for the terms ``constraints.commitments`` allows.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from mlcost.core import (
     PlanError,
     PlanPricing,
     PlanScaling,
+    Platform,
     Profile,
+    SloResult,
     Variant,
     Workload,
 )
 from mlcost.cost import HOURS_PER_MONTH
-from mlcost.plan._bill import BillSettings, Compute, bill, month_factor
+from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, month_factor
 from mlcost.plan._estimate import Unfit
 from mlcost.plan._fleet import (
     DEFAULT_SPOT_INTERRUPTION_BUCKET,
@@ -41,6 +49,8 @@ from mlcost.plan._fleet import (
     SpotPolicy,
     simulate_fleet,
 )
+from mlcost.plan._platform import IMAGE_GB, PlatformCosts, fleet_lines, platform_costs
+from mlcost.plan._serverless import FunctionOption, function_options
 from mlcost.plan._speeds import CapacityTables, Speed, least_replicas, speed_on
 from mlcost.plan._traffic import arrivals_per_minute
 from mlcost.train import interruptions_per_hour
@@ -82,6 +92,11 @@ class Candidate:
     minutes_over_slo: int
     is_screened_in: bool
     spare_nodes: int = 0
+    platform: Platform = "kubernetes"
+    platform_service: str = ""
+    slo: SloResult | None = None  # known up front for serverless candidates
+    cold_starts: float = 0.0
+    cold_start_ms: float = 0.0
 
     @property
     def monthly_usd(self) -> float:
@@ -102,6 +117,8 @@ class Search:
     unfit: tuple[Unfit, ...]
     allowed_minutes: int
     seconds: float
+    platforms: _Platforms
+    settings: SearchSettings
 
 
 def run_search(
@@ -146,11 +163,32 @@ def run_search(
             else:
                 speeds.append(speed)
     allowed = math.floor(settings.allowed_minute_share * arrivals.size)
+    platforms = _Platforms(workload, catalog, arrivals, requests_per_month)
     candidates = [
-        _simulate(speed, pricing, arrivals, workload, catalog, allowed, settings)
+        candidate
         for speed in speeds
         for pricing in _pricings(speed, workload, catalog, settings.fallback_hours)
+        for candidate in platforms.priced(
+            _simulate(speed, pricing, arrivals, workload, catalog, allowed, settings),
+            variant_bytes=speed.variant.size_bytes,
+        )
     ]
+    if "serverless" in workload.platform.allowed:
+        regions = _regions(offers)
+        for variant, accuracy, variant_profiles in kept:
+            for function in function_options(
+                workload,
+                variant,
+                accuracy,
+                variant_profiles[-1],
+                arrivals_per_s=arrivals,
+                requests_per_month=requests_per_month,
+                regions=regions,
+                catalog=catalog,
+                allowed_minutes=allowed,
+                bill_settings=settings.bill,
+            ):
+                candidates.append(_serverless_candidate(function))
     return Search(
         workload,
         arrivals,
@@ -162,6 +200,8 @@ def run_search(
         tuple(unfit),
         allowed,
         time.perf_counter() - started,
+        platforms,
+        settings,
     )
 
 
@@ -263,6 +303,8 @@ def _pricings(
         for commitment in catalog.commitments_for(offer):
             if commitment.is_upper_bound:
                 continue  # an "up to N %" figure is not a rate to plan on
+            if f"{commitment.term_years}y" not in workload.constraints.commitments:
+                continue  # a term binds the user: only those the workload allows
             price = offer.on_demand_usd_per_hour * (1.0 - commitment.discount_fraction)
             name = f"{commitment.name} {commitment.term_years}y"
             yield "savings", scaling, ON_DEMAND_ONLY, name, price
@@ -322,12 +364,12 @@ def _simulate(
         committed_hours = run.always_on_nodes * arrivals.size / 60.0
         on_demand_hours = max(0.0, on_demand_hours - committed_hours)
     compute = Compute(
+        offer,
         on_demand_node_hours=on_demand_hours,
         spot_node_hours=run.spot_node_hours,
         committed_node_hours=committed_hours,
-        on_demand_usd_per_hour=offer.on_demand_usd_per_hour,
-        spot_usd_per_hour=offer.spot_usd_per_hour or 0.0,
         committed_usd_per_hour=committed_price,
+        commitment=commitment,
     )
     cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
     return Candidate(
@@ -340,4 +382,99 @@ def _simulate(
         over,
         over <= allowed_minutes,
         spot.overprovision_nodes,
+    )
+
+
+class _Platforms:
+    """Prices simulated fleets on every allowed platform; platform bills are built once per region."""
+
+    def __init__(
+        self, workload: Workload, catalog: Catalog, arrivals: FloatArray, requests_per_month: float
+    ) -> None:
+        self._workload = workload
+        self._catalog = catalog
+        self._arrivals = arrivals
+        self._requests_per_month = requests_per_month
+        self._factor = month_factor(workload.horizon_days)
+        self._allowed: tuple[Platform, ...] = tuple(
+            p for p in workload.platform.allowed if p != "serverless"
+        )
+        self._found: dict[tuple[Platform, str, str], PlatformCosts] = {}
+
+    def costs(self, platform: Platform, provider: str, region: str) -> PlatformCosts:
+        key = (platform, provider, region)
+        if key not in self._found:
+            self._found[key] = platform_costs(
+                platform,
+                provider=provider,
+                region=region,
+                workload=self._workload,
+                catalog=self._catalog,
+                arrivals_per_s=self._arrivals,
+                requests_per_month=self._requests_per_month,
+            )
+        return self._found[key]
+
+    def priced(self, candidate: Candidate, *, variant_bytes: int) -> Iterator[Candidate]:
+        """``candidate`` once per allowed machine platform, its bill with the platform's lines."""
+        offer = candidate.speed.offer
+        run = candidate.run
+        node_hours = (run.on_demand_node_hours + run.spot_node_hours) * self._factor
+        launches = 0.0
+        if self._workload.platform.nat_gateways:
+            nodes = run.on_demand_nodes + run.spot_nodes
+            launches = (
+                float(np.maximum(np.diff(nodes), 0).sum()) + run.interruptions
+            ) * self._factor
+        for platform in self._allowed:
+            costs = self.costs(platform, offer.provider, offer.region)
+            lines = costs.fixed + fleet_lines(
+                costs,
+                node_hours_per_month=node_hours,
+                node_launches_per_month=launches,
+                pulled_gb=IMAGE_GB + variant_bytes / 1e9,
+            )
+            yield replace(
+                candidate,
+                cost=candidate.cost.with_lines(lines, costs.assumptions),
+                platform=platform,
+                platform_service=costs.service,
+            )
+
+
+def _regions(offers: Sequence[Offer]) -> dict[str, tuple[str, ...]]:
+    """The regions the plan may use, by provider (in catalog order)."""
+    found: dict[str, dict[str, None]] = {}
+    for offer in offers:
+        found.setdefault(offer.provider, {})[offer.region] = None
+    return {provider: tuple(regions) for provider, regions in found.items()}
+
+
+def _serverless_candidate(function: FunctionOption) -> Candidate:
+    speed = Speed(
+        function.variant,
+        function.accuracy,
+        function.offer,
+        function.replica,
+        function.service,
+        np.zeros(1),
+        1,
+        0,
+        int(function.run.desired_replicas.max()),
+        FixedCosts((), None, 0.0, ()),
+    )
+    return Candidate(
+        speed,
+        "on-demand",
+        "autoscaled",
+        "",
+        function.run,
+        function.cost,
+        function.slo.minutes_over_slo,
+        function.slo.is_met,
+        platform="serverless",
+        platform_service=function.service_name,
+        slo=function.slo,
+        cold_starts=function.cold_starts,
+        cold_start_ms=function.cold_start_ms,
     )

@@ -96,7 +96,7 @@ def speed_on(
             f"one serving pod ({replica.vcpus:g} vCPU, {replica.memory_mib:.0f} MiB) does not "
             "fit on the node after the system reservations",
         )
-    service, replica = _service_time(replica)
+    service, replica = fitted_service_time(replica)
     capacity, fixed_replicas = tables.capacity(service)
     if fixed_replicas is None:
         return Unfit(
@@ -146,7 +146,7 @@ def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> Floa
     return table
 
 
-def _service_time(replica: ReplicaSpeed) -> tuple[ServiceTime, ReplicaSpeed]:
+def fitted_service_time(replica: ReplicaSpeed) -> tuple[ServiceTime, ReplicaSpeed]:
     """The service time fitted to the replica's p50/p99; a tail too heavy to fit is made lighter
     by raising the p50 (slower, never faster, than measured), and the method says so."""
     p50, p99 = replica.latency_ms_p50, replica.latency_ms_p99
