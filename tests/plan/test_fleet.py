@@ -313,6 +313,43 @@ def test_a_reclaim_cuts_ready_capacity_for_the_gap_then_recovers() -> None:
     assert run.ready_replicas[-1] == 8 or down[-1] > 0
 
 
+def test_a_pool_reclaim_takes_the_whole_pool_at_the_per_node_rate() -> None:
+    # 8 replicas, 2 per node: 4 spot nodes over 2 pools (type x zone), 2 nodes each.
+    rate = 0.01
+    nodes, events = [], []
+    for seed in range(40):
+        _, run = _spot_month(
+            SpotPolicy(
+                on_demand_base_nodes=0, spot_share=1.0, interruptions_per_node_hour=rate, pools=2
+            ),
+            seed=seed,
+        )
+        assert run.expected_interruptions == pytest.approx(28.8)  # the same rate per node
+        assert set(run.reclaimed_nodes.tolist()) <= {2}  # a reclaim takes its pool's 2 nodes
+        nodes.append(run.interruptions)
+        events.append(run.reclaimed_nodes.size)
+    assert abs(np.mean(nodes) - 28.8) < 4.0 * math.sqrt(2 * 28.8 / 40)
+    assert abs(np.mean(events) - 14.4) < 4.0 * math.sqrt(14.4 / 40)
+
+
+def test_a_pool_reclaim_cuts_the_capacity_of_every_node_it_takes() -> None:
+    spot = SpotPolicy(
+        on_demand_base_nodes=0,
+        spot_share=1.0,
+        interruptions_per_node_hour=0.001,
+        notice_min=2,
+        pools=2,
+    )
+    fixed, run = _spot_month(spot, seed=5)
+    assert run.reclaimed_nodes.size > 0
+    gap = fixed.node_provisioning_min + fixed.pod_start_min - spot.notice_min
+    down = np.zeros(43_200, dtype=int)
+    for minute, lost in zip(run.interruption_minutes.tolist(), run.reclaimed_nodes.tolist()):
+        down[minute + 2 : minute + 2 + gap] += lost
+    np.testing.assert_array_equal(run.ready_replicas, np.clip(8 - 2 * down, 0, 8))
+    assert run.ready_replicas.min() <= 4  # half the fleet at once, not one node
+
+
 def test_an_overprovisioned_node_absorbs_a_reclaim() -> None:
     policy = SpotPolicy(
         on_demand_base_nodes=0,

@@ -247,7 +247,8 @@ def test_a_tail_too_heavy_to_fit_is_planned_slower_not_refused() -> None:
 
 def test_a_spot_fleet_that_reclaims_would_break_keeps_a_spare_node() -> None:
     # One replica, an hour to replace a reclaimed node, and no minute allowed over the SLO:
-    # every reclaim is an outage unless a spare spot node is kept.
+    # every reclaim is an outage unless spare spot nodes are kept; a reclaim takes a whole
+    # pool (type x zone), so the spare covers the largest pool.
     single = REFERENCE.model_copy(
         update={
             "constraints": Constraints(
@@ -267,7 +268,7 @@ def test_a_spot_fleet_that_reclaims_would_break_keeps_a_spare_node() -> None:
     reclaimed = [c for c in spot if c.run.interruptions > 0]
     assert reclaimed, "seed 0 reclaims at least one fleet"
     for candidate in reclaimed:
-        assert candidate.spare_nodes == 1 and candidate.is_screened_in
+        assert candidate.spare_nodes >= 1 and candidate.is_screened_in
         spare_free = [
             c for c in spot if c.speed is candidate.speed and c.scaling == candidate.scaling
         ]

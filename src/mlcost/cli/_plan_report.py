@@ -42,6 +42,21 @@ def bill_table(title: str, cost: CostBreakdown) -> Table:
     )
 
 
+def _print_risk(option: PlanOption, console: Console) -> None:
+    risk = option.spot_risk
+    if risk is None:
+        return
+    console.print(
+        f"  spot risk over {risk.seeds} simulated months: ${risk.monthly_usd_mean:,.2f} mean, "
+        f"${risk.monthly_usd_p95:,.2f} P95; minutes over the SLO {risk.minutes_over_slo_mean:.1f} "
+        f"mean, {risk.minutes_over_slo_p95:.0f} P95; {risk.reclaims_mean:.1f} nodes reclaimed a "
+        f"month (P95 {risk.reclaims_p95:.0f}); worst single reclaim {risk.worst_reclaim_nodes} "
+        f"node(s) at once, leaving {risk.worst_ready_replicas} ready replica(s); "
+        f"{risk.interruptions_per_node_hour:.5f} reclaims per node-hour ({risk.interruption_basis})",
+        highlight=False,
+    )
+
+
 def _short(source: str) -> str:
     """The first source of a price, cut to a readable length."""
     first = source.split(" | ")[0].split(" ; ")[0]
@@ -92,6 +107,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         f"{slo.worst_latency_ms:.1f} ms -> {'met' if slo.is_met else 'MISSED'}",
         highlight=False,
     )
+    _print_risk(winner, console)
     console.print(bill_table(f"the winner's bill: {winner.label}", cost))
     for option in plan.platforms:
         if option is winner or option.label == winner.label:
@@ -99,6 +115,27 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print(
             bill_table(f"best {option.platform}: {option.label} ({option.why_not})", option.cost)
         )
+        _print_risk(option, console)
+    if plan.sensitivity:
+        console.print(
+            table(
+                "sensitivity (estimated: the winner under changed assumptions)",
+                ["case", "$/month mean", "$/month P95", "minutes over P95", "SLO", "note"],
+                [
+                    [
+                        row.case,
+                        usd(row.monthly_usd, 2),
+                        usd(row.monthly_usd_p95, 2),
+                        f"{row.minutes_over_slo_p95:,.0f}",
+                        "met" if row.is_met else "MISSED",
+                        row.note,
+                    ]
+                    for row in plan.sensitivity
+                ],
+            )
+        )
+    for note in plan.price_notes:
+        console.print(f"[yellow]prices[/]: {note}", highlight=False)
     if plan.waterfall:
         rows = []
         start = plan.waterfall[0].monthly_usd
@@ -144,7 +181,7 @@ def render_plan(plan: Plan, console: Console) -> None:
                 ["option", "$/month", "p99 replica ms", "accuracy"],
                 [
                     [
-                        f"{o.variant} on {o.offer.instance_type}, {_pricing(o)}, {o.scaling}",
+                        o.label,
                         f"{usd(o.monthly_usd, 2)}",
                         f"{o.latency_ms_p99:.1f}",
                         f"{(o.accuracy or 0):.2%}",

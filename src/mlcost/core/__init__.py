@@ -34,7 +34,9 @@ from mlcost.core._plan import (
     PlanScaling,
     Platform,
     SavingsPlanAdvice,
+    SensitivityRow,
     SloResult,
+    SpotRisk,
     WaterfallBar,
 )
 from mlcost.core._store import ImportRecord, Store, hardware_key
@@ -113,9 +115,11 @@ __all__ = [
     "ProfileError",
     "Provider",
     "SavingsPlanAdvice",
+    "SensitivityRow",
     "ServerlessPrice",
     "Slo",
     "SloResult",
+    "SpotRisk",
     "StoragePrice",
     "Store",
     "StoreError",

@@ -128,6 +128,42 @@ class SloResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SpotRisk:
+    """A spot option's month over many seeds of its reclaims, not one lucky draw.
+
+    Money and minutes are the mean and the 95th percentile over ``seeds``
+    simulated months; reclaims count spot nodes taken a month. The worst single
+    reclaim is the most nodes one reclaim took at once (a pool of one instance
+    type in one zone goes together) and the ready replicas it left.
+    ``interruption_basis`` says which rate was used and how old its data is.
+    """
+
+    seeds: int
+    monthly_usd_mean: float
+    monthly_usd_p95: float
+    minutes_over_slo_mean: float
+    minutes_over_slo_p95: float
+    reclaims_mean: float
+    reclaims_p95: float
+    worst_reclaim_nodes: int
+    worst_ready_replicas: int
+    interruptions_per_node_hour: float
+    interruption_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityRow:
+    """The winner under one changed assumption: what it would cost and whether it holds."""
+
+    case: str
+    monthly_usd: float
+    monthly_usd_p95: float
+    minutes_over_slo_p95: float
+    is_met: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PlanOption:
     """One simulated configuration: a variant on a machine type, priced and scaled one way.
 
@@ -169,6 +205,7 @@ class PlanOption:
     platform_service: str = ""
     cold_starts_expected: float = 0.0
     cold_start_ms: float = 0.0
+    spot_risk: SpotRisk | None = None
 
     @property
     def label(self) -> str:
@@ -219,7 +256,9 @@ class Plan:
     ``confirm_by`` then names the measurement that would confirm it.
     ``usd_per_1k_predictions`` is the winner's monthly bill over a month's requests.
     ``platforms`` holds the best option of every platform weighed (the winner's
-    included), each with its whole bill.
+    included), each with its whole bill. ``sensitivity`` is the winner under
+    changed assumptions (spot price, interruption rate, traffic, an on-demand
+    base); ``price_notes`` how old the prices behind the winner are.
     """
 
     workload: str
@@ -241,3 +280,5 @@ class Plan:
     search_s: float
     usd_per_1k_predictions: float
     excluded: tuple[str, ...] = ()
+    sensitivity: tuple[SensitivityRow, ...] = ()
+    price_notes: tuple[str, ...] = ()

@@ -16,9 +16,8 @@ the chain goes on from the bar before it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-import numpy as np
+from dataclasses import dataclass, replace
+from datetime import date
 
 from mlcost.catalog import Catalog
 from mlcost.core import (
@@ -29,13 +28,15 @@ from mlcost.core import (
     PlanError,
     PlanOption,
     SavingsPlanAdvice,
+    SensitivityRow,
     SloResult,
+    SpotRisk,
     WaterfallBar,
 )
 from mlcost.cost import HOURS_PER_MONTH
 from mlcost.plan._bill import fixed_costs, storage_and_transfer_lines
 from mlcost.plan._platform import fleet_lines
-from mlcost.plan._queueing import latency_ms_percentile, violations
+from mlcost.plan._risk import Months, check_exactly, is_spot, over_seeds, sensitivity
 from mlcost.plan._search import Candidate, Search
 
 _RUNNERS_UP = 8
@@ -43,18 +44,30 @@ _RUNNERS_UP = 8
 
 @dataclass(slots=True)
 class _Checked:
-    """Exact SLO results, computed once per candidate."""
+    """Exact SLO results, computed once per simulated month (spot ones over many seeds)."""
 
     search: Search
     results: dict[int, SloResult]
+    months: dict[tuple[int, str], Months]
 
     def slo(self, candidate: Candidate) -> SloResult:
         if candidate.slo is not None:
             return candidate.slo
+        if is_spot(candidate):
+            return self.over_seeds(candidate).slo
         key = id(candidate.run)  # platforms share one fleet run, and so its SLO result
         if key not in self.results:
             self.results[key] = check_exactly(candidate, self.search)
         return self.results[key]
+
+    def over_seeds(self, candidate: Candidate) -> Months:
+        key = (id(candidate.run), candidate.platform)
+        if key not in self.months:
+            self.months[key] = over_seeds(candidate, self.search)
+        return self.months[key]
+
+    def risk(self, candidate: Candidate) -> SpotRisk | None:
+        return self.over_seeds(candidate).risk if is_spot(candidate) else None
 
     def cheapest(self, pool: Sequence[Candidate]) -> tuple[Candidate, SloResult] | None:
         """The cheapest screened-in candidate of ``pool`` that the exact check confirms.
@@ -81,15 +94,17 @@ def _rank(candidate: Candidate) -> tuple[float, float, int, str, str]:
     )
 
 
-def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
+def answer(
+    search: Search, catalog: Catalog, *, current_variant: str, today: date | None = None
+) -> Plan:
     """The Plan for ``search``; raises PlanError naming the binding constraint when none fits."""
-    checked = _Checked(search, {})
+    checked = _Checked(search, {}, {})
     found = checked.cheapest(search.candidates)
     if found is None:
         raise PlanError(binding_constraint(search))
     winner, winner_slo = found
     met = [c for c in search.candidates if c.is_screened_in]
-    winner_option = to_option(winner, winner_slo)
+    winner_option = to_option(winner, winner_slo, risk=checked.risk(winner))
     runners = _runners_up(winner, search, checked)
     pareto = _pareto(met, checked)
     waterfall, waterfall_notes = _waterfall(search, catalog, checked, current_variant)
@@ -117,7 +132,54 @@ def answer(search: Search, catalog: Catalog, *, current_variant: str) -> Plan:
             winner.monthly_usd / requests_per_month * 1000.0 if requests_per_month else 0.0
         ),
         excluded=search.excluded + waterfall_notes + tuple(_unfit_summary(search)),
+        sensitivity=_sensitivity(winner, search, checked),
+        price_notes=price_notes(winner_option, today=today or date.today()),
     )
+
+
+def _sensitivity(
+    winner: Candidate, search: Search, checked: _Checked
+) -> tuple[SensitivityRow, ...]:
+    """The winner's sensitivity; a serverless winner also shows the best spot machine option's,
+    so the spot risk it avoids is on the page."""
+    rows = sensitivity(winner, search, checked.over_seeds(winner) if is_spot(winner) else None)
+    if winner.platform != "serverless":
+        return rows
+    machines = [c for c in search.candidates if c.platform != "serverless" and is_spot(c)]
+    found = checked.cheapest(machines)
+    if found is None:
+        return rows
+    best = found[0]
+    name = f"{best.speed.variant.name} on {best.speed.offer.instance_type} {best.pricing}"
+    more = sensitivity(best, search, checked.over_seeds(best))
+    return rows + tuple(replace(row, case=f"{name}: {row.case}") for row in more)
+
+
+# Prices older than this are flagged: spot prices and list prices move within a quarter.
+STALE_PRICE_DAYS = 90
+
+
+def price_notes(option: PlanOption, *, today: date) -> tuple[str, ...]:
+    """How old the prices behind ``option`` are: undated ones, and any past 90 days."""
+    notes: list[str] = []
+    charged = [line for line in option.cost.lines if line.is_charged and line.usd_per_month > 0]
+    undated = [line.item for line in charged if line.as_of is None]
+    if undated:
+        notes.append(
+            f"{len(undated)} of {len(charged)} charged prices have no date in their source: "
+            + "; ".join(undated[:4])
+            + (" ..." if len(undated) > 4 else "")
+        )
+    for line in charged:
+        if line.as_of is not None and (today - line.as_of).days > STALE_PRICE_DAYS:
+            notes.append(
+                f"{line.item}: price as of {line.as_of} is {(today - line.as_of).days} days old "
+                f"(over {STALE_PRICE_DAYS}); refresh it with mlcost catalog import"
+            )
+    risk = option.spot_risk
+    if risk is not None:
+        notes.append(f"spot interruption rate: {risk.interruption_basis}")
+    return tuple(notes)
 
 
 def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
@@ -168,7 +230,14 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
     options = []
     for candidate in sorted(chosen, key=_rank)[:_RUNNERS_UP]:
         slo = checked.slo(candidate)
-        options.append(to_option(candidate, slo, why_not=_why_not(candidate, slo, winner)))
+        options.append(
+            to_option(
+                candidate,
+                slo,
+                why_not=_why_not(candidate, slo, winner),
+                risk=checked.risk(candidate),
+            )
+        )
     return tuple(options)
 
 
@@ -188,7 +257,7 @@ def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ..
     for candidate in front[:_RUNNERS_UP]:
         slo = checked.slo(candidate)
         if slo.is_met:
-            options.append(to_option(candidate, slo))
+            options.append(to_option(candidate, slo, risk=checked.risk(candidate)))
     return tuple(options)
 
 
@@ -293,13 +362,13 @@ def _waterfall(
         _, key, label, candidate, slo = best
         free |= {key} | ({"machine"} if key == "provider" else set())
         open_changes = [(k, lab) for k, lab in open_changes if k not in free]
-        bars.append(_bar(label, candidate, slo, previous))
+        bars.append(_bar(label, candidate, slo, previous, checked))
         previous = candidate.monthly_usd
     if open_changes:
         found = checked.cheapest(pool(free | {k for k, _ in open_changes}))
         if found is not None and found[0].monthly_usd < previous - 0.005:
             label = " + ".join(lab for _, lab in open_changes)
-            bars.append(_bar(label, found[0], found[1], previous))
+            bars.append(_bar(label, found[0], found[1], previous, checked))
     return tuple(bars), tuple(notes)
 
 
@@ -368,8 +437,10 @@ def _today(search: Search, catalog: Catalog, current_variant: str) -> _Today:
     )
 
 
-def _bar(label: str, candidate: Candidate, slo: SloResult, previous: float) -> WaterfallBar:
-    option = to_option(candidate, slo)
+def _bar(
+    label: str, candidate: Candidate, slo: SloResult, previous: float, checked: _Checked
+) -> WaterfallBar:
+    option = to_option(candidate, slo, risk=checked.risk(candidate))
     return WaterfallBar(
         f"{label}: {_describe(option)}",
         option.monthly_usd,
@@ -429,7 +500,7 @@ def _best_per_platform(
             continue
         candidate, slo = found
         why = "" if candidate is winner else _why_not(candidate, slo, winner)
-        options.append(to_option(candidate, slo, why_not=why))
+        options.append(to_option(candidate, slo, why_not=why, risk=checked.risk(candidate)))
     return tuple(sorted(options, key=lambda o: o.monthly_usd))
 
 
@@ -478,45 +549,9 @@ def binding_constraint(search: Search) -> str:
     )
 
 
-def check_exactly(candidate: Candidate, search: Search) -> SloResult:
-    """The full latency model over every minute of ``candidate``'s month."""
-    slo = search.workload.slo
-    ready = candidate.run.ready_replicas
-    result = violations(
-        search.arrivals_per_s,
-        ready,
-        candidate.speed.service,
-        slo_ms=slo.latency_ms,
-        percentile=slo.latency_percentile,
-    )
-    busiest = int(np.argmax(search.arrivals_per_s / np.maximum(ready, 1)))
-    worst = float(
-        latency_ms_percentile(
-            search.arrivals_per_s[busiest : busiest + 1],
-            ready[busiest : busiest + 1],
-            candidate.speed.service,
-            slo.latency_percentile,
-        )[0]
-    )
-    tail_share = 1.0 - slo.latency_percentile / 100.0
-    is_met = (
-        result.minutes_over_slo <= search.allowed_minutes
-        and result.requests_over_slo <= tail_share * result.requests
-    )
-    return SloResult(
-        latency_ms=slo.latency_ms,
-        latency_percentile=slo.latency_percentile,
-        minutes=result.minutes,
-        minutes_over_slo=result.minutes_over_slo,
-        allowed_minutes_over_slo=search.allowed_minutes,
-        requests=result.requests,
-        requests_over_slo=result.requests_over_slo,
-        worst_latency_ms=worst,
-        is_met=is_met,
-    )
-
-
-def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> PlanOption:
+def to_option(
+    candidate: Candidate, slo: SloResult, *, why_not: str = "", risk: SpotRisk | None = None
+) -> PlanOption:
     """The Plan's record of one candidate."""
     speed, run = candidate.speed, candidate.run
     nodes = run.on_demand_nodes + run.spot_nodes
@@ -551,4 +586,5 @@ def to_option(candidate: Candidate, slo: SloResult, *, why_not: str = "") -> Pla
         platform_service=candidate.platform_service,
         cold_starts_expected=candidate.cold_starts,
         cold_start_ms=candidate.cold_start_ms,
+        spot_risk=risk,
     )

@@ -51,11 +51,15 @@ on-demand, and of those above the base ``ceil((1 - spot_share) x n)`` are too
 (Karpenter/EKS managed node groups' ``onDemandBaseCapacity`` and
 ``onDemandPercentageAboveBaseCapacity``); the rest and the
 ``overprovision_nodes`` are spot. With ``spot_share == 0`` every node is
-on-demand and the base and overprovision are ignored. Each spot node-minute
-is reclaimed with probability ``interruptions_per_node_hour / 60``,
-independently (drawn as a binomial total over all spot node-minutes and the
-node-minutes hit without replacement: exact, and cheaper than a draw per
-minute). A reclaim announced in minute t takes the node at ``t + notice_min``;
+on-demand and the base and overprovision are ignored. With ``pools`` unset
+each spot node-minute is reclaimed with probability
+``interruptions_per_node_hour / 60``, independently (drawn as a binomial
+total over all spot node-minutes and the node-minutes hit without
+replacement: exact, and cheaper than a draw per minute). With ``pools``
+(instance types x zones the fleet diversifies over) the spot nodes spread
+evenly over the pools and a reclaim takes a whole pool at once, as spot
+capacity runs out for a type in a zone: the same rate per node, drawn per
+pool-minute, with the nodes lost together. A reclaim announced in minute t takes the node at ``t + notice_min``;
 its replacement is requested at the notice and serves pods at ``t +
 node_provisioning_min + pod_start_min``, so ``pods_per_node`` slots of ready
 capacity are lost for ``max(0, node_provisioning + pod_start - notice)``
@@ -121,6 +125,7 @@ class SpotPolicy:
     notice_min: int = 2  # AWS's two-minute interruption notice: replacement requested at notice
     fallback_share: float = 0.0  # share of replacements launched on-demand (spot capacity short)
     fallback_hours: float = 1.0  # how long a fallback on-demand node runs before going back to spot
+    pools: int | None = None  # spot pools (instance type x zone) reclaimed whole; None: per node
 
 
 ON_DEMAND_ONLY = SpotPolicy(on_demand_base_nodes=0, spot_share=0.0)
@@ -138,9 +143,10 @@ class FleetRun:
     desired_replicas: IntArray  # the HPA's spec.replicas each minute (after stabilization)
     on_demand_nodes: IntArray  # billed on-demand nodes each minute (including fallbacks)
     spot_nodes: IntArray  # billed spot nodes each minute
-    interruptions: int  # spot reclaims over the horizon (this seed)
+    interruptions: int  # spot nodes reclaimed over the horizon (this seed)
     expected_interruptions: float  # rate x spot node-hours
     interruption_minutes: IntArray = field(default_factory=_empty_minutes)  # notice minute each
+    reclaimed_nodes: IntArray = field(default_factory=_empty_minutes)  # nodes taken by each
 
     @property
     def on_demand_node_hours(self) -> float:
@@ -368,15 +374,22 @@ def simulate_fleet(
     spot_nodes = spot_nodes + spare
     if not is_spot or spot.interruptions_per_node_hour == 0.0:
         return FleetRun(ready, spec, on_demand, spot_nodes, 0, 0.0)
-    reclaims = _reclaim(spot_nodes, spot, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    reclaims = (
+        _reclaim(spot_nodes, spot, rng)
+        if spot.pools is None
+        else _reclaim_pools(spot_nodes, spot, spot.pools, rng)
+    )
     gap = max(0, scaling.node_provisioning_min + scaling.pod_start_min - spot.notice_min)
-    down = _running_count(reclaims.minutes + spot.notice_min, gap, spec.size)
+    down = _running_count(reclaims.minutes + spot.notice_min, gap, spec.size, reclaims.nodes)
     ready = np.clip(capacity - pods_per_node * down, 0, ready)
+    fallback = reclaims.is_fallback
     moved = np.minimum(
         _running_count(
-            reclaims.minutes[reclaims.is_fallback],
+            reclaims.minutes[fallback],
             round(spot.fallback_hours * _MINUTES_PER_HOUR),
             spec.size,
+            reclaims.nodes[fallback],
         ),
         spot_nodes,
     )
@@ -385,9 +398,10 @@ def simulate_fleet(
         spec,
         on_demand + moved,
         spot_nodes - moved,
-        int(reclaims.minutes.size),
+        int(reclaims.nodes.sum()),
         reclaims.expected,
         reclaims.minutes,
+        reclaims.nodes,
     )
 
 
@@ -464,7 +478,8 @@ def _split_by_pricing(nodes: IntArray, spot: SpotPolicy) -> tuple[IntArray, IntA
 
 class _Reclaims(NamedTuple):
     minutes: IntArray  # the notice minute of each reclaim, ascending
-    is_fallback: npt.NDArray[np.bool_]  # whose replacement runs on-demand
+    nodes: IntArray  # the spot nodes each reclaim takes (1 when nodes go one by one)
+    is_fallback: npt.NDArray[np.bool_]  # whose replacements run on-demand
     expected: float
 
 
@@ -476,16 +491,47 @@ def _reclaim(spot_nodes: IntArray, spot: SpotPolicy, rng: np.random.Generator) -
     count = int(rng.binomial(total, probability)) if total > 0 else 0
     hit = np.sort(rng.choice(total, size=count, replace=False)) if count else _empty_minutes()
     minutes = np.searchsorted(node_minutes, hit, side="right").astype(np.int32)
-    return _Reclaims(minutes, rng.random(count) < spot.fallback_share, total * probability)
+    return _Reclaims(
+        minutes,
+        np.ones(count, dtype=np.int32),
+        rng.random(count) < spot.fallback_share,
+        total * probability,
+    )
 
 
-def _running_count(starts: IntArray, length: int, minutes: int) -> IntArray:
-    """Return how many of the intervals [start, start + length) cover each minute."""
+def _reclaim_pools(
+    spot_nodes: IntArray, spot: SpotPolicy, pools: int, rng: np.random.Generator
+) -> _Reclaims:
+    """Draw whole-pool reclaims: the spot nodes spread evenly over ``pools`` (instance type x
+    zone), and a reclaim in a pool takes every node of it at once (capacity runs out for a
+    type in a zone, not for one machine). Each pool-minute holding nodes is hit with the
+    per-node probability, so a node is reclaimed as often as alone, and the expected count
+    is unchanged; what changes is that nodes go together."""
+    probability = spot.interruptions_per_node_hour / _MINUTES_PER_HOUR
+    active = np.minimum(spot_nodes, pools)  # pools holding at least one node
+    pool_minutes = np.cumsum(active)
+    total = int(pool_minutes[-1])
+    count = int(rng.binomial(total, probability)) if total > 0 else 0
+    hit = np.sort(rng.choice(total, size=count, replace=False)) if count else _empty_minutes()
+    minutes = np.searchsorted(pool_minutes, hit, side="right").astype(np.int32)
+    # Which pool of the minute: pools below nodes % pools hold one node more.
+    pool = hit - (pool_minutes[minutes] - active[minutes])
+    nodes_then = spot_nodes[minutes]
+    nodes = (nodes_then // pools + (pool < nodes_then % pools)).astype(np.int32)
+    expected = float(spot_nodes.sum()) * probability
+    return _Reclaims(minutes, nodes, rng.random(count) < spot.fallback_share, expected)
+
+
+def _running_count(
+    starts: IntArray, length: int, minutes: int, weights: IntArray | None = None
+) -> IntArray:
+    """Return how many of the intervals [start, start + length) cover each minute (each
+    counted ``weights`` times, where given)."""
     if length <= 0 or starts.size == 0:
         return np.zeros(minutes, dtype=np.int32)
-    edges = np.bincount(starts, minlength=minutes + length + 1)
+    edges = np.bincount(starts, weights=weights, minlength=minutes + length + 1)
     edges[length:] -= edges[: edges.size - length].copy()
-    return np.cumsum(edges[:minutes], dtype=np.int32)
+    return np.rint(np.cumsum(edges[:minutes])).astype(np.int32)
 
 
 def _checked_arrivals(arrivals_per_s: FloatArray) -> FloatArray:

@@ -56,6 +56,8 @@ from mlcost.plan._traffic import arrivals_per_minute
 from mlcost.train import interruptions_per_hour
 
 FloatArray = npt.NDArray[np.float64]
+# (pricing, scaling, spot policy, commitment name, commitment $/h): one way to buy a fleet.
+Choice = tuple[PlanPricing, PlanScaling, SpotPolicy, str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,9 @@ class SearchSettings:
     ``allowed_minute_share`` is the share of minutes whose percentile latency may
     exceed the SLO (0.001: 43 minutes a month) before a candidate fails it. A spot pool is taken to be short of capacity for replacements as
     often as it reclaims instances (the bucket's monthly share), and a replacement
-    that finds it short runs on-demand for ``fallback_hours``.
+    that finds it short runs on-demand for ``fallback_hours``. Spot nodes spread
+    over ``spot_zones`` zones, each a pool reclaimed whole; a spot option is
+    confirmed on ``risk_seeds`` months of reclaims (its 95th percentile month).
     """
 
     target_utilisation: float = 0.6
@@ -76,6 +80,8 @@ class SearchSettings:
     allowed_minute_share: float = 0.001
     fallback_hours: float = 1.0
     seed: int = 0
+    risk_seeds: int = 32
+    spot_zones: int = 2
     bill: BillSettings = field(default_factory=BillSettings)
 
 
@@ -97,6 +103,7 @@ class Candidate:
     slo: SloResult | None = None  # known up front for serverless candidates
     cold_starts: float = 0.0
     cold_start_ms: float = 0.0
+    choice: Choice | None = None  # how it was simulated, to simulate it again
 
     @property
     def monthly_usd(self) -> float:
@@ -167,9 +174,9 @@ def run_search(
     candidates = [
         candidate
         for speed in speeds
-        for pricing in _pricings(speed, workload, catalog, settings.fallback_hours)
+        for pricing in _pricings(speed, workload, catalog, settings)
         for candidate in platforms.priced(
-            _simulate(speed, pricing, arrivals, workload, catalog, allowed, settings),
+            simulate(speed, pricing, arrivals, workload, catalog, allowed, settings),
             variant_bytes=speed.variant.size_bytes,
         )
     ]
@@ -274,8 +281,8 @@ def _accelerator_allowed(offer: Offer, allowed: Sequence[str]) -> bool:
 
 
 def _pricings(
-    speed: Speed, workload: Workload, catalog: Catalog, fallback_hours: float
-) -> Iterator[tuple[PlanPricing, PlanScaling, SpotPolicy, str, float]]:
+    speed: Speed, workload: Workload, catalog: Catalog, settings: SearchSettings
+) -> Iterator[Choice]:
     """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate."""
     offer = speed.offer
     share = workload.constraints.max_spot_share
@@ -289,7 +296,8 @@ def _pricings(
             share,
             rate,
             fallback_share=_fallback_share(rate),
-            fallback_hours=fallback_hours,
+            fallback_hours=settings.fallback_hours,
+            pools=settings.spot_zones,
         )
 
     all_spot_base = 0 if share >= 1.0 else base_nodes
@@ -315,9 +323,9 @@ def _fallback_share(rate_per_node_hour: float) -> float:
     return 1.0 - math.exp(-rate_per_node_hour * HOURS_PER_MONTH)
 
 
-def _simulate(
+def simulate(
     speed: Speed,
-    pricing: tuple[PlanPricing, PlanScaling, SpotPolicy, str, float],
+    pricing: Choice,
     arrivals: FloatArray,
     workload: Workload,
     catalog: Catalog,
@@ -352,11 +360,17 @@ def _simulate(
 
     run, over = month(spot)
     if kind in ("spot", "mixed") and over > allowed_minutes:
-        # Reclaims cut capacity below need: one spare spot node may absorb them.
-        spare = replace(spot, overprovision_nodes=1)
-        spared_run, spared_over = month(spare)
-        if spared_over <= allowed_minutes:
-            run, over, spot = spared_run, spared_over, spare
+        # Reclaims cut capacity below need: spare spot nodes may absorb them. A pool goes
+        # whole, so the spare may need to cover the largest pool: 1, 2, 4, ... spare nodes,
+        # up to the fleet's own peak.
+        count = 1
+        while count <= max(1, run.peak_nodes):
+            spare = replace(spot, overprovision_nodes=count)
+            spared_run, spared_over = month(spare)
+            if spared_over <= allowed_minutes:
+                run, over, spot = spared_run, spared_over, spare
+                break
+            count *= 2
     offer = speed.offer
     committed_hours = 0.0
     on_demand_hours = run.on_demand_node_hours
@@ -382,6 +396,7 @@ def _simulate(
         over,
         over <= allowed_minutes,
         spot.overprovision_nodes,
+        choice=pricing,
     )
 
 
@@ -392,7 +407,7 @@ class _Platforms:
         self, workload: Workload, catalog: Catalog, arrivals: FloatArray, requests_per_month: float
     ) -> None:
         self._workload = workload
-        self._catalog = catalog
+        self.catalog = catalog
         self._arrivals = arrivals
         self._requests_per_month = requests_per_month
         self._factor = month_factor(workload.horizon_days)
@@ -409,13 +424,37 @@ class _Platforms:
                 provider=provider,
                 region=region,
                 workload=self._workload,
-                catalog=self._catalog,
+                catalog=self.catalog,
                 arrivals_per_s=self._arrivals,
                 requests_per_month=self._requests_per_month,
             )
         return self._found[key]
 
-    def priced(self, candidate: Candidate, *, variant_bytes: int) -> Iterator[Candidate]:
+    def priced_on(self, candidate: Candidate, platform: Platform) -> Candidate:
+        """``candidate`` (simulated, not yet on a platform) priced on one platform."""
+        for priced in self.priced(
+            candidate, variant_bytes=candidate.speed.variant.size_bytes, platforms=(platform,)
+        ):
+            return priced
+        raise PlanError(f"platform {platform!r} is not one a fleet runs on")
+
+    def interruption_basis(self, offer: Offer) -> str:
+        """Which interruption rate a spot offer was simulated at, and how old its data is."""
+        bucket = offer.interruption_bucket
+        if bucket is None:
+            return (
+                f"no interruption data for {offer.provider} {offer.instance_type}: the "
+                f"{DEFAULT_SPOT_INTERRUPTION_BUCKET} bucket assumed"
+            )
+        return f"AWS Spot Instance Advisor bucket {bucket}"
+
+    def priced(
+        self,
+        candidate: Candidate,
+        *,
+        variant_bytes: int,
+        platforms: tuple[Platform, ...] | None = None,
+    ) -> Iterator[Candidate]:
         """``candidate`` once per allowed machine platform, its bill with the platform's lines."""
         offer = candidate.speed.offer
         run = candidate.run
@@ -426,7 +465,7 @@ class _Platforms:
             launches = (
                 float(np.maximum(np.diff(nodes), 0).sum()) + run.interruptions
             ) * self._factor
-        for platform in self._allowed:
+        for platform in self._allowed if platforms is None else platforms:
             costs = self.costs(platform, offer.provider, offer.region)
             lines = costs.fixed + fleet_lines(
                 costs,

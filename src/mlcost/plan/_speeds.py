@@ -142,6 +142,7 @@ def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> Floa
         service,
         slo_ms=workload.slo.latency_ms,
         percentile=workload.slo.latency_percentile,
+        balancing=workload.platform.load_balancing,
     )
     return table
 
