@@ -344,7 +344,9 @@ def test_a_pool_reclaim_cuts_the_capacity_of_every_node_it_takes() -> None:
     assert run.reclaimed_nodes.size > 0
     gap = fixed.node_provisioning_min + fixed.pod_start_min - spot.notice_min
     down = np.zeros(43_200, dtype=int)
-    for minute, lost in zip(run.interruption_minutes.tolist(), run.reclaimed_nodes.tolist()):
+    for minute, lost in zip(
+        run.interruption_minutes.tolist(), run.reclaimed_nodes.tolist(), strict=True
+    ):
         down[minute + 2 : minute + 2 + gap] += lost
     np.testing.assert_array_equal(run.ready_replicas, np.clip(8 - 2 * down, 0, 8))
     assert run.ready_replicas.min() <= 4  # half the fleet at once, not one node

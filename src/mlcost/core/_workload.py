@@ -34,7 +34,6 @@ DAILY_SHAPES: tuple[DailyShape, ...] = ("flat", "business-hours", "consumer")
 Scaling = Literal["fixed", "autoscaled"]
 CommitmentTerm = Literal["1y", "3y"]
 Balancing = Literal["random", "round-robin", "least-outstanding"]
-CreditMode = Literal["unlimited", "standard"]
 FrontDoor = Literal["function-url", "http-api", "rest-api"]
 
 HOURS_PER_DAY = 24
@@ -323,9 +322,6 @@ class PlatformSettings(_Part):
       default, and the latency model's: one queue per replica),
       ``round-robin`` (a queue per replica, arrivals dealt in turn) or
       ``least-outstanding`` (one shared queue).
-    - ``burstable_credits``: ``unlimited`` (AWS's default for T3/T3a/T4g, spot
-      included: surplus CPU is billed) or ``standard`` (throttled to the
-      baseline when credits run out); default: the provider's default.
     """
 
     allowed: tuple[Platform, ...] = PLATFORMS
@@ -334,7 +330,6 @@ class PlatformSettings(_Part):
     front_door: FrontDoor = "function-url"
     free_tier: StrictBool = False
     load_balancing: Balancing = "random"
-    burstable_credits: CreditMode | None = None
 
     @field_validator("allowed")
     @classmethod

@@ -523,6 +523,16 @@ def binding_constraint(search: Search) -> str:
     """One line: why nothing meets the SLO, and what to relax."""
     slo = search.workload.slo
     target = f"p{slo.latency_percentile:g} <= {slo.latency_ms:g} ms"
+    too_slow = [u for u in search.unfit if u.latency_ms_p99 is not None]
+    if not search.speeds and too_slow:
+        fastest = min(too_slow, key=lambda u: u.latency_ms_p99 or 0.0)
+        p99 = fastest.latency_ms_p99 or 0.0
+        return (
+            f"binding constraint: the latency SLO {target}: the fastest replica "
+            f"({fastest.variant} on {fastest.offer_key[2]}) has p99 {p99:.1f} ms alone; relax "
+            f"slo.latency_ms above {p99 * 1.5:.0f}, allow a lower accuracy floor for a faster "
+            "variant, or allow faster machines"
+        )
     if not search.speeds:
         if search.unfit:
             fastest = min(search.unfit, key=lambda u: u.reason)

@@ -101,11 +101,16 @@ class ReplicaSpeed:
 
 @dataclass(frozen=True, slots=True)
 class Unfit:
-    """Why a variant cannot run on an offer (one line)."""
+    """Why a variant cannot run on an offer (one line).
+
+    ``latency_ms_p99`` is set when the replica runs there but too slowly for the
+    SLO: the SLO, not the machine, is then what binds.
+    """
 
     variant: str
     offer_key: tuple[str, str, str]
     reason: str
+    latency_ms_p99: float | None = None
 
 
 def replica_speed(

@@ -123,24 +123,26 @@ _ITEMS = {
         "nat-gateway-hour",
         "nat-gateway-gb",
     ),
+    # Cloud NAT bills $0.0014 per VM-hour up to a $0.044 gateway-hour cap: the cap is taken.
     "gcp": _Items(
         "GKE",
         "managed instance group + load balancer",
         "gke-control-plane",
         "lb-forwarding-rule-hour",
-        "lb-data-gb",
-        "external-ipv4-hour",
-        "cloud-nat-gateway-hour",
-        "cloud-nat-gb",
+        "lb-data-processed-gib",
+        "external-ipv4-in-use-hour",
+        "cloud-nat-gateway-hour-cap",
+        "cloud-nat-gib",
         free_credit="gke-free-tier-credit",
     ),
+    # AKS at its Standard tier, the one with an uptime SLA (the Free tier has none).
     "azure": _Items(
         "AKS",
         "VM scale set + load balancer",
-        "aks-control-plane",
-        "lb-hour",
-        "lb-data-gb",
-        "public-ipv4-hour",
+        "aks-standard-tier",
+        "lb-standard-hour",
+        "lb-standard-gb",
+        "public-ip-standard-static-hour",
         "nat-gateway-hour",
         "nat-gateway-gb",
     ),
@@ -237,7 +239,7 @@ def platform_costs(
                     is_charged=not shared,
                 )
             )
-    add(items.lb_hour, HOURS_PER_MONTH, "load balancer")
+    add(items.lb_hour, HOURS_PER_MONTH, "load balancer, hourly")
     traffic = workload.traffic
     per_request = traffic.payload_in_bytes + traffic.payload_out_bytes + 2 * _HTTP_OVERHEAD_BYTES
     if provider == "aws":
@@ -248,9 +250,10 @@ def platform_costs(
         )
         add(items.lb_capacity, lcu, "load balancer capacity units (each request a new connection)")
     else:
+        capacity = book.platform_price(provider, items.lb_capacity)
         add(
             items.lb_capacity,
-            requests_per_month * per_request / _GB,
+            requests_per_month * per_request / bytes_per(capacity),
             "load balancer data processed",
         )
     ipv4 = book.platform_price(provider, items.ipv4_hour)
@@ -318,11 +321,16 @@ def fleet_lines(
         lines.append(
             price_line(
                 costs.nat_gb,
-                node_launches_per_month * pulled_gb,
+                node_launches_per_month * pulled_gb * _GB / bytes_per(costs.nat_gb),
                 f"NAT data: image + model ({pulled_gb:.2f} GB) per node launch",
             )
         )
     return tuple(lines)
+
+
+def bytes_per(price: PlatformPrice | None) -> float:
+    """Bytes in one unit of a per-data price: GiB where the price says so, else GB."""
+    return 2.0**30 if price is not None and price.unit.startswith("GiB") else _GB
 
 
 def lcu_hours(arrivals_per_s: FloatArray, *, bytes_per_request: float) -> float:

@@ -248,8 +248,10 @@ def cold_starts(
     warm = _trailing(before, KEEP_WARM_MIN, np.maximum)
     requests = arrivals_per_s * 60.0
     rise = np.maximum(0, peak - warm).astype(np.float64)
-    after_gap = requests * np.exp(-arrivals_per_s * 60.0 * KEEP_WARM_MIN)
-    recycled = warm / RECYCLE_MIN
+    gap_share = np.exp(-arrivals_per_s * 60.0 * KEEP_WARM_MIN)
+    after_gap = requests * gap_share
+    # A recycled instance costs a cold start only where one would not have expired anyway.
+    recycled = warm / RECYCLE_MIN * (1.0 - gap_share)
     cold = np.minimum(requests, rise + after_gap + recycled)
     return cold, peak, np.maximum(peak, warm)
 

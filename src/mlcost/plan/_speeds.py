@@ -103,6 +103,7 @@ def speed_on(
             variant.name,
             offer.key,
             _latency_reason(replica, workload, capacity),
+            replica.latency_ms_p99,
         )
     rules = workload.constraints
     # A fixed fleet pays for whole nodes, so it fills them.
