@@ -1,12 +1,13 @@
-"""The full plan search: every shipped offer x the demo's variants x pricing x scaling, 30 days per minute.
+"""The full plan search: every shipped offer x the demo's variants x pricing x scaling x platform.
 
 Run: ``.venv/bin/python bench/plan_search.py [--home .mlcost-demo] [--repeat 3]``
 
 Reads the variants and profiles that ``make demo`` measured (in ``--home``), lifts the
 reference workload's region and provider limits so every offer of the shipped catalog is
 a candidate, and times ``plan_serving`` end to end (traffic, estimates, the per-minute
-fleet simulations, screening, exact checks, waterfall). Target: under 10 s. Prints the
-candidates simulated per second. Exits 0 whatever the figures are (benchmarks report).
+fleet simulations over 30 days, each priced on managed Kubernetes and on a VM group,
+the serverless functions, screening, exact checks, the spot months over seeds,
+sensitivity, waterfall). Target: under 10 s. Prints the candidates per second. Exits 0 whatever the figures are (benchmarks report).
 """
 
 from __future__ import annotations

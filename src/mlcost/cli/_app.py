@@ -73,12 +73,19 @@ def demo(
     result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
     if result is not None:
         story = CaseStudy().waterfall()
-        beaten = 1.0 - result.winner.monthly_usd / story.final_usd
+        winner = result.winner
+        gap = winner.monthly_usd / story.final_usd - 1.0
+        side = "below" if gap < 0 else "above"
         console.print(
             f"\nthe reference story: ${story.baseline_usd:,.2f} -> ${story.final_usd:,.2f}/month "
-            f"(autoscaling, spot, INT8 on CPU: list-price arithmetic); mlcost's plan for the "
-            f"same service: ${result.winner.monthly_usd:,.2f}/month, {beaten:.0%} below the story's "
-            f"final figure (simulated; {result.winner.speed_basis} speeds, measured accuracy)",
+            f"(autoscaling, spot, INT8 on CPU: list-price arithmetic on the machines alone); "
+            f"mlcost's plan for the same service: ${winner.monthly_usd:,.2f}/month with its whole "
+            f"bill (compute ${winner.cost.compute_usd_per_month:,.2f}, platform "
+            f"${winner.cost.platform_usd_per_month:,.2f}, storage "
+            f"${winner.cost.storage_usd_per_month:,.2f}, transfer "
+            f"${winner.cost.transfer_usd_per_month:,.2f}) on {winner.platform_service or winner.platform}, "
+            f"{abs(gap):.0%} {side} the story's final figure (simulated; {winner.speed_basis} "
+            "speeds, measured accuracy)",
             highlight=False,
         )
 

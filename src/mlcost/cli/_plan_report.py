@@ -192,11 +192,21 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
     advice = plan.savings_plan
     if advice is not None:
-        bound = " (an 'up to' figure: import your own rate)" if advice.is_upper_bound else ""
+        if advice.is_upper_bound:
+            # An "up to N %" maximum is not a rate: show the range, never a point saving.
+            saving = (
+                f"saves between $0.00 and {usd(advice.saved_usd_per_month, 2)}/month: the provider "
+                f"publishes only an 'up to {advice.discount_fraction:.0%}' maximum; set your own "
+                "rate with mlcost catalog override to plan on it"
+            )
+        else:
+            saving = (
+                f"{advice.discount_fraction:.0%} off on-demand: saves "
+                f"{usd(advice.saved_usd_per_month, 2)}/month more; estimated"
+            )
         console.print(
             f"savings plan: commit only the always-on {advice.nodes} x {advice.instance_type} to "
-            f"{advice.commitment} ({advice.discount_fraction:.0%} off on-demand{bound}): "
-            f"saves {usd(advice.saved_usd_per_month, 2)}/month more; estimated",
+            f"{advice.commitment}: {saving}",
             highlight=False,
         )
     for line in plan.excluded:

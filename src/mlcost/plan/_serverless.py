@@ -351,7 +351,7 @@ def _bill(
         price.free_requests_per_month / 1e6,
     )
     line(
-        f"{name}: duration, {billed_s * 1000:.0f} ms billed per request + "
+        f"{name}: duration, {billed_s * 1000:.1f} ms billed per request + "
         f"{cold_per_month:,.0f} inits of {init_s:.2f} s, at {gb:.3f} GB",
         seconds * gb,
         "GB-second",
