@@ -128,10 +128,12 @@ def test_vnni_speeds_up_int8_only() -> None:
     assert int8.latency_ms_p50 / 7.0 < fp32.latency_ms_p50 / 7.0
 
 
-def test_burstable_runs_at_its_baseline_share() -> None:
+def test_burstable_runs_at_full_speed_in_unlimited_mode() -> None:
+    # Unlimited (AWS's default for T3) never throttles: the bill counts the surplus CPU.
     t3 = replica_speed(_profile(), _variant(), _offer("t3.medium", memory_gib=4.0))
     assert isinstance(t3, ReplicaSpeed) and "20% baseline" in t3.method
-    assert t3.latency_ms_p50 > 5 * 7.0
+    assert "surplus" in t3.method
+    assert 7.0 < t3.latency_ms_p50 < 5 * 7.0  # a slower core and SMT, not the x5 throttle
 
 
 def test_profile_on_the_offers_cpu_stays_measured() -> None:

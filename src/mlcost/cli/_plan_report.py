@@ -108,6 +108,15 @@ def render_plan(plan: Plan, console: Console) -> None:
         highlight=False,
     )
     _print_risk(winner, console)
+    if any("unlimited-mode surplus" in line.item for line in cost.lines):
+        per_replica = 0.6 * 1000.0 / winner.latency_ms_p50
+        console.print(
+            f"  [bold]prerequisites[/] (a burstable machine): keep its credit specification "
+            "unlimited (AWS's default; the bill counts its surplus CPU); scale the HPA on "
+            f"requests per second, about {per_replica:,.0f} per replica (60 % of what one "
+            "serves), not on CPU utilisation, which does not see the baseline",
+            highlight=False,
+        )
     console.print(bill_table(f"the winner's bill: {winner.label}", cost))
     for option in plan.platforms:
         if option is winner or option.label == winner.label:

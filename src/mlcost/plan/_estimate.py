@@ -17,8 +17,9 @@ https://nightr.gitbook.io/nnopt/applications/1_bert). Core speed comes from
 the machines table (catalog/data/machines.csv, relative to an EPYC Milan core).
 INT8 variants also scale by the instruction set their kernels use, from the
 profile machine's flags to the offer's (``INT8_ISA_SPEEDUP``). Burstable
-machines (t3) are estimated at their sustained baseline share: a service at
-steady load spends its CPU credits and then runs at that share.
+machines (t3) run at full speed in unlimited mode, AWS's default for T3 (spot
+included): the CPU they use above their baseline share is billed as surplus
+credits (``plan/_search.py``, ``burstable_surplus_vcpu_hours``), not throttled.
 
 GPU offers. Latency = a floor (host overhead and kernel launches of one
 batch-1 request) + FLOPs / (peak at the variant's precision x efficiency).
@@ -206,7 +207,7 @@ def _estimate_cpu(
         from_name, from_speed = _int8_isa(hardware.cpu_flags)
         isa_factor = to_speed / from_speed
         isa_text = f", int8 {to_name} vs {from_name} x{isa_factor:.2f}"
-    scale = thread_factor / core_factor / isa_factor / machine.baseline_share
+    scale = thread_factor / core_factor / isa_factor
     profile_cpu = (
         hardware.cpu_model
         if measured is not None
@@ -215,7 +216,8 @@ def _estimate_cpu(
     )
     smt_text = f" (SMT: {SMT_PAIR_SPEEDUP}x per core pair)" if machine.has_smt else ""
     burst_text = (
-        f", burstable: sustained at {machine.baseline_share:.0%} baseline x{1 / machine.baseline_share:.1f}"
+        f", burstable ({machine.baseline_share:.0%} baseline): full speed in unlimited mode, "
+        "CPU above the baseline billed as surplus credits"
         if machine.is_burstable
         else ""
     )

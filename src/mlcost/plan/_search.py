@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from mlcost.catalog import Catalog, matches_accelerator
+from mlcost.catalog import Catalog, machine_spec, matches_accelerator
 from mlcost.core import (
+    BillLine,
     CostBreakdown,
     Offer,
     PlanError,
@@ -386,6 +387,9 @@ def simulate(
         commitment=commitment,
     )
     cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
+    surplus = _surplus_line(speed, run, arrivals, workload, catalog)
+    if surplus is not None:
+        cost = cost.with_lines((surplus,))
     return Candidate(
         speed,
         kind,
@@ -516,4 +520,71 @@ def _serverless_candidate(function: FunctionOption) -> Candidate:
         slo=function.slo,
         cold_starts=function.cold_starts,
         cold_start_ms=function.cold_start_ms,
+    )
+
+
+# CPU a node's own daemons use (kubelet, kube-proxy, CNI, log and metrics agents), which
+# counts against a burstable node's baseline: an assumption, below their requests.
+DAEMON_VCPUS_USED = 0.1
+_SURPLUS_ITEMS = {
+    "t3": "t3-unlimited-surplus-vcpu-hour",
+    "t3a": "t3-unlimited-surplus-vcpu-hour",
+    "t4g": "t4g-unlimited-surplus-vcpu-hour",
+}
+
+
+def burstable_surplus_vcpu_hours(
+    arrivals: FloatArray,
+    nodes: npt.NDArray[np.int32],
+    *,
+    busy_vcpus_per_request_s: float,
+    node_vcpus: int,
+    baseline_share: float,
+) -> float:
+    """Surplus vCPU-hours of a burstable fleet in unlimited mode over the horizon.
+
+    Each minute the fleet uses ``arrivals x busy vCPU-seconds per request`` plus its
+    daemons' ``DAEMON_VCPUS_USED`` per node, and earns credits at ``baseline_share`` of
+    every node's vCPUs. Credits carry over at most a day (T3 accrues 24 hours of
+    earnings and gets no launch credits), so the surplus is taken per day: what a day
+    used above what it earned. Returns vCPU-hours, 0 when the fleet stays in its baseline.
+    """
+    used = arrivals * busy_vcpus_per_request_s + nodes * DAEMON_VCPUS_USED
+    earned = nodes * node_vcpus * baseline_share
+    minutes = used.size - used.size % 1440
+    days = (used[:minutes] - earned[:minutes]).reshape(-1, 1440).sum(axis=1)
+    rest = float((used[minutes:] - earned[minutes:]).sum())
+    return (float(np.maximum(days, 0.0).sum()) + max(0.0, rest)) / 60.0
+
+
+def _surplus_line(
+    speed: Speed, run: FleetRun, arrivals: FloatArray, workload: Workload, catalog: Catalog
+) -> BillLine | None:
+    """The unlimited-mode surplus-credit line of a burstable fleet, None for other machines."""
+    offer = speed.offer
+    machine = machine_spec(offer)
+    if machine is None or not machine.is_burstable:
+        return None
+    item = _SURPLUS_ITEMS.get(offer.instance_type.split(".")[0])
+    price = catalog.prices.platform_price(offer.provider, item) if item else None
+    nodes = run.on_demand_nodes + run.spot_nodes
+    hours = burstable_surplus_vcpu_hours(
+        arrivals,
+        nodes,
+        busy_vcpus_per_request_s=speed.service.mean_s * speed.replica.vcpus,
+        node_vcpus=offer.vcpus,
+        baseline_share=machine.baseline_share,
+    ) * month_factor(workload.horizon_days)
+    usd_per_unit = price.usd if price is not None else 0.0
+    return BillLine(
+        "compute",
+        f"{offer.instance_type} unlimited-mode surplus CPU (baseline {machine.baseline_share:.0%} per vCPU)",
+        hours,
+        "vCPU-hour",
+        usd_per_unit,
+        hours * usd_per_unit,
+        price.source if price is not None else "no surplus-credit price in the catalog",
+        price.as_of if price is not None else None,
+        "credits earned at the baseline, spent by requests and daemons, settled per day",
+        pricing="surplus",
     )
