@@ -160,61 +160,54 @@ def bill(compute: Compute, fixed: FixedCosts, *, horizon_days: int) -> CostBreak
     """The monthly bill of one simulated horizon: compute lines, then storage and transfer."""
     factor = month_factor(horizon_days)
     offer = compute.offer
-    name = offer.instance_type
-    lines: list[BillLine] = []
-    if compute.on_demand_node_hours > 0:
-        hours = compute.on_demand_node_hours * factor
-        lines.append(
-            BillLine(
-                "compute",
-                f"{name} on-demand",
-                hours,
-                "node-hour",
-                offer.on_demand_usd_per_hour,
-                hours * offer.on_demand_usd_per_hour,
-                offer.source,
-                offer.as_of,
-                pricing="on-demand",
-            )
+    unseen = "" if offer.spot_seen_on else "spot price: the source does not say when it was seen"
+    # (pricing, label, node-hours, $/h, price date, note), one compute line each where used.
+    parts = (
+        (
+            "on-demand",
+            "on-demand",
+            compute.on_demand_node_hours,
+            offer.on_demand_usd_per_hour,
+            offer.as_of,
+            "",
+        ),
+        (
+            "spot",
+            "spot",
+            compute.spot_node_hours,
+            offer.spot_usd_per_hour or 0.0,
+            offer.spot_seen_on,
+            unseen,
+        ),
+        (
+            "commitment",
+            compute.commitment,
+            compute.committed_node_hours,
+            compute.committed_usd_per_hour,
+            offer.as_of,
+            "",
+        ),
+    )
+    lines = tuple(
+        BillLine(
+            "compute",
+            f"{offer.instance_type} {label}",
+            hours * factor,
+            "node-hour",
+            usd_per_hour,
+            hours * factor * usd_per_hour,
+            offer.source,
+            as_of,
+            note,
+            pricing=pricing,
         )
-    if compute.spot_node_hours > 0:
-        hours = compute.spot_node_hours * factor
-        price = offer.spot_usd_per_hour or 0.0
-        lines.append(
-            BillLine(
-                "compute",
-                f"{name} spot",
-                hours,
-                "node-hour",
-                price,
-                hours * price,
-                offer.source,
-                offer.spot_seen_on,
-                ""
-                if offer.spot_seen_on
-                else "spot price: the source does not say when it was seen",
-                pricing="spot",
-            )
-        )
-    if compute.committed_node_hours > 0:
-        hours = compute.committed_node_hours * factor
-        lines.append(
-            BillLine(
-                "compute",
-                f"{name} {compute.commitment}",
-                hours,
-                "node-hour",
-                compute.committed_usd_per_hour,
-                hours * compute.committed_usd_per_hour,
-                offer.source,
-                offer.as_of,
-                pricing="commitment",
-            )
-        )
+        for pricing, label, hours, usd_per_hour, as_of, note in parts
+        if hours > 0
+    )
     extra, notes = storage_and_transfer_lines(
         fixed, node_hours_per_month=compute.node_hours * factor
     )
-    return CostBreakdown(tuple(lines) + extra, notes)
+    return CostBreakdown(lines + extra, notes)
 
 
 def _storage(catalog: Catalog, provider: str, kind: str) -> StoragePrice | None:
