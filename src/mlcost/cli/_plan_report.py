@@ -49,7 +49,7 @@ def _print_risk(option: PlanOption, console: Console) -> None:
     console.print(
         f"  spot risk over {risk.seeds} simulated months: ${risk.monthly_usd_mean:,.2f} mean, "
         f"${risk.monthly_usd_p95:,.2f} P95; minutes over the SLO {risk.minutes_over_slo_mean:.1f} "
-        f"mean, {risk.minutes_over_slo_p95:.0f} P95; {risk.reclaims_mean:.1f} nodes reclaimed a "
+        f"mean, {risk.minutes_over_slo_p95:.0f} P95; {risk.reclaims_mean:.2f} nodes reclaimed a "
         f"month (P95 {risk.reclaims_p95:.0f}); worst single reclaim {risk.worst_reclaim_nodes} "
         f"node(s) at once, leaving {risk.worst_ready_replicas} ready replica(s); "
         f"{risk.interruptions_per_node_hour:.5f} reclaims per node-hour ({risk.interruption_basis})",

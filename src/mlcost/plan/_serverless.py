@@ -327,7 +327,17 @@ def _bill(
     def line(item: str, quantity: float, unit: str, usd_per_unit: float, free_units: float) -> None:
         allowance = free_units if free else 0.0
         charged = max(0.0, quantity - allowance) * usd_per_unit
-        note = f"{allowance:,.0f} {unit}s free (platform.free_tier)" if allowance else ""
+        amount = f"{free_units:,.0f}" if free_units >= 10 else f"{free_units:g}"
+        if allowance:
+            note = f"free tier taken off: {amount} {unit} a month (platform.free_tier)"
+        elif free_units:
+            saved = min(quantity, free_units) * usd_per_unit
+            note = (
+                f"free tier not counted: {amount} {unit} a month per account would take "
+                f"${saved:,.2f} off (platform.free_tier: true)"
+            )
+        else:
+            note = ""
         lines.append(
             BillLine(
                 "compute",
