@@ -37,13 +37,9 @@ from typing import get_args
 
 import numpy as np
 
-from mlcost.plan._queueing import (
-    Balancing,
-    ServiceTime,
-    latency_ms_percentile,
-    share_over_slo,
-    simulate_queue,
-)
+from mlcost.plan._queue_simulation import simulate_queue
+from mlcost.plan._queueing import Balancing, latency_ms_percentile, share_over_slo
+from mlcost.plan._service_time import ServiceTime
 
 SHAPES = {
     "exponential": ServiceTime.from_percentiles(10.0, 10.0 * math.log(100.0) / math.log(2.0)),

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from mlcost.core import PlanError
+from mlcost.plan._queue_simulation import simulate_queue
 from mlcost.plan._queueing import (
     Balancing,
-    ServiceTime,
     erlang_c,
     latency_ms_percentile,
     max_arrivals_per_s,
     share_over_slo,
-    simulate_queue,
     utilisation,
     violations,
 )
+from mlcost.plan._service_time import ServiceTime
 
 # Exponential service, mean 10 ms: the M/M/c cases, where the model is exact.
 EXPONENTIAL = ServiceTime.from_percentiles(10.0 * math.log(2.0), 10.0 * math.log(100.0))

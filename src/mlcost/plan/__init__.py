@@ -17,18 +17,18 @@ from mlcost.plan._fleet import (
     replicas_needed,
     simulate_fleet,
 )
+from mlcost.plan._queue_simulation import simulate_queue
 from mlcost.plan._queueing import (
-    ServiceTime,
     SloViolations,
     erlang_c,
     latency_ms_percentile,
     max_arrivals_per_s,
     share_over_slo,
-    simulate_queue,
     utilisation,
     violations,
 )
 from mlcost.plan._search import SearchSettings
+from mlcost.plan._service_time import ServiceTime
 from mlcost.plan._serving import plan_serving, variant_flops
 from mlcost.plan._traffic import (
     BUILTIN_HOURLY_WEIGHTS,

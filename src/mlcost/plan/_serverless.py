@@ -60,7 +60,8 @@ from mlcost.core import (
 from mlcost.plan._bill import BillSettings, fixed_costs, month_factor, storage_and_transfer_lines
 from mlcost.plan._estimate import ReplicaSpeed, estimate_on_function
 from mlcost.plan._fleet import FleetRun, _trailing
-from mlcost.plan._queueing import ServiceTime, share_over_slo
+from mlcost.plan._queueing import share_over_slo
+from mlcost.plan._service_time import ServiceTime
 from mlcost.plan._speeds import fitted_service_time
 
 FloatArray = npt.NDArray[np.float64]

@@ -20,7 +20,8 @@ from mlcost.core import Constraints, Offer, PlanError, Profile, Variant, Workloa
 from mlcost.plan._bill import BillSettings, FixedCosts, fixed_costs
 from mlcost.plan._estimate import ReplicaSpeed, Unfit, replica_speed
 from mlcost.plan._fleet import pods_per_node
-from mlcost.plan._queueing import ServiceTime, max_arrivals_per_s
+from mlcost.plan._queueing import max_arrivals_per_s
+from mlcost.plan._service_time import ServiceTime
 
 FloatArray = npt.NDArray[np.float64]
 
