@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mlcost.core import UsageError
+from mlcost.cost import interruptions_per_hour, young_daly_interval_s
 from mlcost.plan._training import (
     TrainingJob,
     TrainingOption,
@@ -14,7 +15,6 @@ from mlcost.plan._training import (
     plan_training,
     simulate_training,
 )
-from mlcost.train import interruptions_per_hour, young_daly_interval_s
 
 ON_DEMAND_USD = 3.0
 SPOT_USD = 1.0

@@ -11,10 +11,10 @@ import pytest
 
 from mlcost.catalog import Catalog, load_catalog
 from mlcost.core import PlanError, TrainingWorkload
+from mlcost.cost import young_daly_interval_s
 from mlcost.plan import TrainingOption, TrainingPricing, TrainingSettings
 from mlcost.plan._training_plan import plan_training_workload, recommend
 from mlcost.plan._workload import load_training_workload
-from mlcost.train import young_daly_interval_s
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "training.yaml"

@@ -90,16 +90,20 @@ def test_gpu_hours_are_divided_by_every_gpu_and_wall_hours_are_taken_as_they_are
     assert wall.job.work_hours == 20.0
 
 
-def test_the_interruption_rate_defaults_to_the_catalog_bucket_midpoint(tmp_path: Path) -> None:
+def test_the_interruption_rate_defaults_to_the_catalog_bucket_upper_edge(tmp_path: Path) -> None:
     catalog = load_catalog()
     over_20 = plan_training_workload(load_training_workload(_write(tmp_path, GOOD)), catalog)
     assert over_20.offer.interruption_bucket == ">20%"
-    assert over_20.interruptions_per_node_hour == pytest.approx(-math.log(0.75) / 730)
+    # The open bucket is planned at 50 % of nodes interrupted a month (deliberately pessimistic).
+    assert over_20.interruptions_per_node_hour == pytest.approx(-math.log(0.5) / 730)
     assert "bucket >20%" in over_20.interruption_rate_source
+    assert "p = 50% (no upper edge: deliberately pessimistic)" in over_20.interruption_rate_source
+    assert "trailing month as of 2025-06-28" in over_20.interruption_rate_source
     eu = GOOD.replace("us-east-1", "eu-west-1")
     ten_15 = plan_training_workload(load_training_workload(_write(tmp_path, eu)), catalog)
     assert ten_15.offer.interruption_bucket == "10-15%"
-    assert ten_15.interruptions_per_node_hour == pytest.approx(-math.log(0.875) / 730)
+    assert ten_15.interruptions_per_node_hour == pytest.approx(-math.log(0.85) / 730)
+    assert "p = 15% (the bucket's upper edge)" in ten_15.interruption_rate_source
     given = GOOD + "  interruptions_per_node_hour: 0.01\n"
     plan = plan_training_workload(load_training_workload(_write(tmp_path, given)), catalog)
     assert plan.interruptions_per_node_hour == 0.01

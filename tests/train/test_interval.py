@@ -4,13 +4,9 @@ import math
 
 import pytest
 
-from mlcost.core import INTERRUPTION_BUCKETS, TrainError
-from mlcost.train._interval import (
-    CheckpointPolicy,
-    CheckpointSchedule,
-    interruptions_per_hour,
-    young_daly_interval_s,
-)
+from mlcost.core import TrainError
+from mlcost.cost import young_daly_interval_s
+from mlcost.train._interval import CheckpointPolicy, CheckpointSchedule
 
 
 class FakeClock:
@@ -24,77 +20,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now_s += seconds
-
-
-# -- Young/Daly ---------------------------------------------------------------------
-
-
-def test_daly_interval_for_a_one_minute_write_and_a_one_day_mtbi() -> None:
-    # By hand: 2CM = 2*60*86400 = 10,368,000, sqrt = 3219.9379;
-    # C/2M = 3.4722e-4, sqrt = 0.0186339; factor = 1 + 0.0062113 + 0.0000386 = 1.0062499;
-    # T = 3219.9379 * 1.0062499 - 60 = 3180.06 s.
-    assert young_daly_interval_s(60.0, 86400.0) == pytest.approx(3180.06, abs=0.01)
-
-
-def test_daly_interval_for_a_fast_write_is_close_to_young() -> None:
-    # C = 1.8 s, M = 9,350 h: sqrt(2CM) = sqrt(2*1.8*33,660,000) = 11,008.0; the
-    # higher-order terms add 11,008 * (sqrt(2.674e-8)/3) = 0.6 s and Daly subtracts C.
-    t = young_daly_interval_s(1.8, 9350 * 3600.0)
-    assert t == pytest.approx(11008.0 + 0.6 - 1.8, abs=0.1)  # 11,006.8 s
-    assert t < math.sqrt(2 * 1.8 * 9350 * 3600.0)
-
-
-def test_daly_interval_is_the_mtbi_once_a_write_takes_two_mtbis() -> None:
-    assert young_daly_interval_s(200.0, 100.0) == 100.0
-    assert young_daly_interval_s(500.0, 100.0) == 100.0
-    # Just below the limit the formula still applies: sqrt(2*199.8*100)*(1+0.333+0.111)-199.8
-    just_below = young_daly_interval_s(199.8, 100.0)
-    assert just_below == pytest.approx(
-        math.sqrt(2 * 199.8 * 100) * (1 + math.sqrt(0.999) / 3 + 0.999 / 9) - 199.8
-    )
-
-
-def test_daly_interval_is_infinite_without_interruptions() -> None:
-    assert young_daly_interval_s(5.0, math.inf) == math.inf
-
-
-@pytest.mark.parametrize(
-    ("write_s", "mtbi_s"), [(0.0, 100.0), (-1.0, 100.0), (math.nan, 100.0), (1.0, 0.0), (1.0, -5.0)]
-)
-def test_daly_interval_rejects_impossible_inputs(write_s: float, mtbi_s: float) -> None:
-    with pytest.raises(TrainError):
-        young_daly_interval_s(write_s, mtbi_s)
-
-
-# -- interruption buckets -------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("bucket", "share"),
-    [("<5%", 0.025), ("5-10%", 0.075), ("10-15%", 0.125), ("15-20%", 0.175), (">20%", 0.25)],
-)
-def test_bucket_rate_is_the_poisson_rate_of_the_bucket_midpoint(bucket: str, share: float) -> None:
-    rate = interruptions_per_hour(bucket)
-    assert rate == pytest.approx(-math.log(1 - share) / 730)
-    # Back to the monthly share: P(at least one interruption in 730 h).
-    assert 1 - math.exp(-rate * 730) == pytest.approx(share)
-
-
-def test_bucket_rates_by_hand() -> None:
-    # -ln(0.975)/730 = 0.0253178/730; -ln(0.75)/730 = 0.2876821/730
-    assert interruptions_per_hour("<5%") == pytest.approx(3.46819e-5, rel=1e-5)
-    assert interruptions_per_hour(">20%") == pytest.approx(3.94085e-4, rel=1e-5)
-    assert 1 / interruptions_per_hour("<5%") == pytest.approx(28833, abs=1)  # MTBI in hours
-
-
-def test_every_advisor_bucket_has_a_rate_and_rates_grow() -> None:
-    rates = [interruptions_per_hour(bucket) for bucket in INTERRUPTION_BUCKETS]
-    assert rates == sorted(rates)
-
-
-def test_unknown_bucket_lists_the_buckets() -> None:
-    with pytest.raises(TrainError, match=r"unknown interruption bucket '30%'.*<5%, 5-10%.*>20%"):
-        interruptions_per_hour("30%")
 
 
 # -- policy parsing -------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Input: the catalog shipped in ``catalog/data``, price files the user imports
 (SkyPilot vms.csv, AWS Price List JSON), the user's overrides in the store.
-Output: a Catalog of validated Offers and the price book (commitments,
-serverless, transfer, storage).
+Output: a Catalog of validated Offers, their per-zone spot prices, the price
+book (commitments, serverless, transfer, storage) and the date of the
+interruption data.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from mlcost.catalog._importers import (
     read_price_file,
     register_importer,
 )
+from mlcost.catalog._interruption_data import (
+    INTERRUPTION_DATA,
+    InterruptionData,
+    interruption_data_age_days,
+)
 from mlcost.catalog._machines import (
     KNOWN_MACHINES,
     REFERENCE_CORE,
@@ -41,9 +47,11 @@ from mlcost.catalog._machines import (
     match_cpu,
 )
 from mlcost.catalog._rows import OFFER_COLUMNS, Issue, find_duplicates, parse_offer_row
+from mlcost.catalog._spot_zones import SpotZonePrice
 
 __all__ = [
     "IMPORTERS",
+    "INTERRUPTION_DATA",
     "KNOWN_ACCELERATORS",
     "KNOWN_MACHINES",
     "OFFER_COLUMNS",
@@ -52,16 +60,19 @@ __all__ = [
     "Catalog",
     "CatalogImporter",
     "ImportResult",
+    "InterruptionData",
     "Issue",
     "MachineSpec",
     "MalformedPriceFile",
     "OfferQuery",
     "PriceBook",
+    "SpotZonePrice",
     "apply_overrides",
     "canonical_accelerator",
     "find_duplicates",
     "import_price_file",
     "instance_family",
+    "interruption_data_age_days",
     "layer_offers",
     "load_catalog",
     "load_shipped",

@@ -16,6 +16,7 @@ from typing import Any
 from mlcost.catalog._accelerators import matches_accelerator
 from mlcost.catalog._importers import ImportResult, read_price_file
 from mlcost.catalog._rows import Issue, find_duplicates, parse_offer_row
+from mlcost.catalog._spot_zones import SpotZonePrice, parse_spot_zones
 from mlcost.core import (
     CatalogError,
     Commitment,
@@ -78,11 +79,15 @@ class OfferQuery:
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """Every offer mlcost can price, with the other prices and what loading found."""
+    """Every offer mlcost can price, with the other prices and what loading found.
+
+    ``spot_zones`` holds the per-zone spot prices of the shipped offers.
+    """
 
     offers: tuple[Offer, ...]
     prices: PriceBook
     issues: tuple[Issue, ...] = ()
+    spot_zones: tuple[SpotZonePrice, ...] = ()
 
     def select(self, query: OfferQuery) -> list[Offer]:
         """Offers that match ``query``, cheapest first (by spot price when it asks for spot)."""
@@ -136,14 +141,32 @@ class Catalog:
             raise CatalogError(f"{instance_type} has no spot price in {region}; drop --spot")
         return offer, price
 
+    def spot_zone_prices(self, offer: Offer) -> tuple[float, ...]:
+        """The spot $/hour of ``offer`` in each zone where it was seen, cheapest first.
+
+        The cheapest is the offer's own spot price; a zone at the on-demand price
+        (spot there at its cap) is listed too. Empty when the zones are unknown:
+        an imported or overridden offer, an offer without a spot price, or a
+        shipped one whose zones the source did not list in full.
+        """
+        if offer.origin != "shipped" or offer.spot_usd_per_hour is None:
+            return ()
+        return tuple(
+            sorted(zone.spot_usd_per_hour for zone in self.spot_zones if zone.key == offer.key)
+        )
+
     def commitments_for(self, offer: Offer) -> list[Commitment]:
         """Savings plans / committed-use discounts that apply to ``offer``, best first."""
         matching = [c for c in self.prices.commitments if c.applies_to(offer)]
         return sorted(matching, key=lambda c: (c.term_years, -c.discount_fraction))
 
 
+def _read_text(name: str) -> str:
+    return resources.files("mlcost.catalog").joinpath("data", name).read_text(encoding="utf-8")
+
+
 def _read_csv(name: str) -> list[tuple[dict[str, str], str]]:
-    text = resources.files("mlcost.catalog").joinpath("data", name).read_text(encoding="utf-8")
+    text = _read_text(name)
     reader = csv.DictReader(io.StringIO(text))
     return [(row, f"{name}:{reader.line_num}") for row in reader]
 
@@ -245,6 +268,9 @@ def load_shipped() -> Catalog:
     issues.extend(attach_issues)
     located.extend((offer, "gpu_attachments.csv") for offer in attached)
     issues.extend(find_duplicates(located))
+    by_key = {offer.key: offer for offer, _ in located}
+    zones, zone_issues = parse_spot_zones(_read_text("spot_zones.csv"), "spot_zones.csv", by_key)
+    issues.extend(zone_issues)
     book, book_issues = _price_book()
     issues.extend(book_issues)
     errors = [issue for issue in issues if issue.level == "error"]
@@ -252,7 +278,7 @@ def load_shipped() -> Catalog:
         raise CatalogError(
             f"the shipped catalog is invalid: {errors[0]} (and {len(errors) - 1} more)"
         )
-    return Catalog(tuple(offer for offer, _ in located), book, tuple(issues))
+    return Catalog(tuple(offer for offer, _ in located), book, tuple(issues), zones)
 
 
 def layer_offers(base: Iterable[Offer], imported: Sequence[Offer]) -> list[Offer]:
@@ -338,7 +364,9 @@ def load_catalog(store: Store | None = None) -> Catalog:
         return shipped
     offers = layer_offers(shipped.offers, store.imported_offers())
     offers, issues = apply_overrides(offers, store.overrides())
-    return Catalog(tuple(offers), shipped.prices, shipped.issues + tuple(issues))
+    return Catalog(
+        tuple(offers), shipped.prices, shipped.issues + tuple(issues), shipped.spot_zones
+    )
 
 
 def import_price_file(

@@ -132,6 +132,16 @@ def _price(
     return value
 
 
+def parse_price(text: str, field: str, where: str) -> tuple[float | None, list[Issue]]:
+    """A required $/hour price given as text, checked by the rules offers follow.
+
+    Returns the price (None when it is invalid) and the errors found at ``where``.
+    """
+    problems = _RowProblems(where)
+    value = _price({field: text}, field, problems, required=True)
+    return value, problems.issues
+
+
 def _date(raw: Mapping[str, str], field: str, problems: _RowProblems) -> date | None:
     text = (raw.get(field) or "").strip()
     if not text or text.lower().startswith("n/a"):

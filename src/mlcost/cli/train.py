@@ -21,6 +21,7 @@ from mlcost.cli._context import (
     usd,
 )
 from mlcost.core import INTERRUPTION_BUCKETS, UsageError
+from mlcost.cost import interruptions_per_hour
 from mlcost.train import BUILTIN_DATA, BUILTIN_MODEL, EXIT_PREEMPTED
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def train(
     On a spot notice (SIGTERM, or the cloud's metadata with --preemption-notice) it
     finishes the step, writes a final checkpoint and exits with code 75.
     """
-    from mlcost.train import TrainConfig, country_for_region, interruptions_per_hour, machine_price
+    from mlcost.train import TrainConfig, country_for_region, machine_price
 
     machine = None
     bucket = interruption_bucket

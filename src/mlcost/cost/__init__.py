@@ -1,12 +1,19 @@
-"""Cost: the unit economics of serving ML, and savings waterfalls.
+"""Cost: the unit economics of serving ML, spot arithmetic, and savings waterfalls.
 
-Input: prices (Offers and the price book from the catalog), counts, hours, throughput.
-Output: monthly bills, cost per 1,000 predictions, break-even points, TCO/ROI, waterfalls.
+Input: prices (Offers and the price book from the catalog), counts, hours, throughput,
+spot interruption buckets.
+Output: monthly bills, cost per 1,000 predictions, break-even points, TCO/ROI, spot
+interruption rates and checkpoint intervals, waterfalls.
 """
 
 from __future__ import annotations
 
 from mlcost.cost._pricing import PricingOption, pricing_options
+from mlcost.cost._spot import (
+    interruptions_per_hour,
+    monthly_interruption_share,
+    young_daly_interval_s,
+)
 from mlcost.cost._unit_economics import (
     HOURS_PER_MONTH,
     ServerlessCall,
@@ -40,6 +47,8 @@ __all__ = [
     "WaterfallStep",
     "build_waterfall",
     "hours_per_month",
+    "interruptions_per_hour",
+    "monthly_interruption_share",
     "monthly_usd",
     "price_checks",
     "pricing_options",
@@ -47,4 +56,5 @@ __all__ = [
     "serverless_breakeven_requests",
     "serverless_monthly_usd",
     "usd_per_1k_predictions",
+    "young_daly_interval_s",
 ]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from mlcost.core import CostError, ServerlessPrice
 
-# 8,760 hours a year / 12: the convention of the AWS and Google Cloud pricing calculators.
+# 8,760 hours a year / 12: the convention of the AWS and Google Cloud pricing calculators,
+# and the month of AWS billing and of the Spot Instance Advisor's interruption frequency.
 HOURS_PER_MONTH = 730.0
 
 

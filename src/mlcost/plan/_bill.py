@@ -160,7 +160,9 @@ def bill(compute: Compute, fixed: FixedCosts, *, horizon_days: int) -> CostBreak
     """The monthly bill of one simulated horizon: compute lines, then storage and transfer."""
     factor = month_factor(horizon_days)
     offer = compute.offer
-    unseen = "" if offer.spot_seen_on else "spot price: the source does not say when it was seen"
+    unseen = "" if offer.spot_seen_on else "the source does not say when the spot price was seen"
+    zones = offer.note.split("; ")[0] if offer.note.startswith("spot price:") else ""
+    spot_note = "; ".join(filter(None, (zones, unseen)))
     # (pricing, label, node-hours, $/h, price date, note), one compute line each where used.
     parts = (
         (
@@ -177,7 +179,7 @@ def bill(compute: Compute, fixed: FixedCosts, *, horizon_days: int) -> CostBreak
             compute.spot_node_hours,
             offer.spot_usd_per_hour or 0.0,
             offer.spot_seen_on,
-            unseen,
+            spot_note,
         ),
         (
             "commitment",

@@ -70,7 +70,7 @@ gap; those node-minutes are billed on-demand. Billing counts the replacement
 in place of the reclaimed node (the notice minutes when both run are not
 added), and the HPA does not react to the lost replicas.
 
-``mlcost.train.interruptions_per_hour`` turns AWS Spot Instance Advisor buckets
+``mlcost.cost.interruptions_per_hour`` turns AWS Spot Instance Advisor buckets
 into the rate this model takes.
 """
 

@@ -21,11 +21,18 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
-from mlcost.catalog import Catalog, machine_spec, matches_accelerator
+from mlcost.catalog import (
+    INTERRUPTION_DATA,
+    Catalog,
+    interruption_data_age_days,
+    machine_spec,
+    matches_accelerator,
+)
 from mlcost.core import (
     BillLine,
     CostBreakdown,
@@ -39,7 +46,7 @@ from mlcost.core import (
     Variant,
     Workload,
 )
-from mlcost.cost import HOURS_PER_MONTH
+from mlcost.cost import HOURS_PER_MONTH, interruptions_per_hour, monthly_interruption_share
 from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, month_factor
 from mlcost.plan._estimate import Unfit
 from mlcost.plan._fleet import (
@@ -54,7 +61,6 @@ from mlcost.plan._platform import IMAGE_GB, PlatformCosts, fleet_lines, platform
 from mlcost.plan._serverless import FunctionOption, function_options
 from mlcost.plan._speeds import CapacityTables, Speed, least_replicas, speed_on
 from mlcost.plan._traffic import arrivals_per_minute
-from mlcost.train import interruptions_per_hour
 
 FloatArray = npt.NDArray[np.float64]
 # (pricing, scaling, spot policy, commitment name, commitment $/h): one way to buy a fleet.
@@ -145,7 +151,10 @@ def run_search(
     counts = arrivals_per_minute(workload.traffic, horizon_days=workload.horizon_days)
     arrivals = np.asarray(counts, dtype=np.float64) / 60.0
     floor, excluded, kept = _accuracy_floor(workload, variants, profiles, baseline)
-    offers = _allowed_offers(workload, catalog)
+    offers = [
+        _spread_over_zones(o, catalog, settings.spot_zones)
+        for o in _allowed_offers(workload, catalog)
+    ]
     requests_per_month = float(arrivals.sum() * 60.0) * month_factor(workload.horizon_days)
     speeds: list[Speed] = []
     unfit: list[Unfit] = []
@@ -419,6 +428,7 @@ class _Platforms:
             p for p in workload.platform.allowed if p != "serverless"
         )
         self._found: dict[tuple[Platform, str, str], PlatformCosts] = {}
+        self.today = date.today()
 
     def costs(self, platform: Platform, provider: str, region: str) -> PlatformCosts:
         key = (platform, provider, region)
@@ -444,13 +454,24 @@ class _Platforms:
 
     def interruption_basis(self, offer: Offer) -> str:
         """Which interruption rate a spot offer was simulated at, and how old its data is."""
-        bucket = offer.interruption_bucket
-        if bucket is None:
-            return (
-                f"no interruption data for {offer.provider} {offer.instance_type}: the "
-                f"{DEFAULT_SPOT_INTERRUPTION_BUCKET} bucket assumed"
-            )
-        return f"AWS Spot Instance Advisor bucket {bucket}"
+        bucket = offer.interruption_bucket or DEFAULT_SPOT_INTERRUPTION_BUCKET
+        data = INTERRUPTION_DATA
+        age = interruption_data_age_days(self.today)
+        where = (
+            f"AWS Spot Instance Advisor bucket {bucket}"
+            if offer.interruption_bucket
+            else f"no interruption data for {offer.provider} {offer.instance_type}: the "
+            f"{bucket} bucket assumed"
+        )
+        stale = (
+            f"; WARNING: the data is {age} days old (over {STALE_DATA_DAYS}), rates move"
+            if age > STALE_DATA_DAYS
+            else ""
+        )
+        return (
+            f"{where}, read at its upper edge ({monthly_interruption_share(bucket):.0%} of "
+            f"instances a month); data of {data.as_of} ({data.window}), {age} days old{stale}"
+        )
 
     def priced(
         self,
@@ -587,4 +608,26 @@ def _surplus_line(
         price.as_of if price is not None else None,
         "credits earned at the baseline, spent by requests and daemons, settled per day",
         pricing="surplus",
+    )
+
+
+# Interruption data older than this is flagged: the Advisor's buckets move month to month.
+STALE_DATA_DAYS = 90
+
+
+def _spread_over_zones(offer: Offer, catalog: Catalog, zones: int) -> Offer:
+    """``offer`` with its spot price the mean of the ``zones`` cheapest zones a fleet spreads
+    over, where the catalog knows its zone prices (the shipped price is the cheapest zone's)."""
+    prices = catalog.spot_zone_prices(offer)[:zones]
+    if len(prices) < 2 or offer.spot_usd_per_hour is None:
+        return offer
+    mean = sum(prices) / len(prices)
+    shown = ", ".join(f"${price:g}" for price in prices)
+    note = (
+        f"spot price: the mean of the {len(prices)} cheapest zones the fleet spreads over ({shown})"
+    )
+    return replace(
+        offer,
+        spot_usd_per_hour=round(mean, 6),
+        note="; ".join(filter(None, (note, offer.note))),
     )

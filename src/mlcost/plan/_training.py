@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mlcost.core import Basis, UsageError, require
-from mlcost.train import young_daly_interval_s
+from mlcost.cost import young_daly_interval_s
 
 if TYPE_CHECKING:
     import numpy as np

@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Final
 
-from mlcost.catalog import Catalog
+from mlcost.catalog import INTERRUPTION_DATA, Catalog
 from mlcost.core import MlcostError, Offer, PlanError, TrainingWorkload
+from mlcost.cost import interruptions_per_hour, monthly_interruption_share, young_daly_interval_s
 from mlcost.plan._training import (
     TrainingJob,
     TrainingOption,
@@ -24,12 +25,7 @@ from mlcost.plan._training import (
     plan_training,
     simulate_training,
 )
-from mlcost.train import (
-    CheckpointPolicy,
-    CheckpointSchedule,
-    interruptions_per_hour,
-    young_daly_interval_s,
-)
+from mlcost.train import CheckpointPolicy, CheckpointSchedule
 
 MEETS_DEADLINE_PROBABILITY: Final = 0.95
 NEAR_CHEAPEST_FRACTION: Final = 0.01  # costs this close count as a tie
@@ -223,15 +219,22 @@ def _interruption_rate(workload: TrainingWorkload, offer: Offer) -> tuple[float,
         )
     try:
         rate = interruptions_per_hour(bucket)
+        share = monthly_interruption_share(bucket)
     except MlcostError as exc:
         raise PlanError(
             f"{offer.instance_type} in {offer.region}: {exc}; "
             "set training.interruptions_per_node_hour instead"
         ) from exc
+    data = INTERRUPTION_DATA
+    edge = (
+        "no upper edge: deliberately pessimistic"
+        if bucket.strip() == ">20%"
+        else "the bucket's upper edge"
+    )
     source = (
-        f"AWS Spot Instance Advisor bucket {bucket} for {offer.instance_type} in {offer.region}: "
-        "the bucket's midpoint (25 % for >20%) read as P(interrupted within 730 h), "
-        "-ln(1 - p) / 730"
+        f"AWS Spot Instance Advisor bucket {bucket} for {offer.instance_type} in {offer.region} "
+        f"({data.window} as of {data.as_of.isoformat()}): p = {share:.0%} ({edge}) read as "
+        "P(interrupted within 730 h), -ln(1 - p) / 730"
     )
     return rate, source
 

@@ -44,12 +44,7 @@ if TYPE_CHECKING:
         resolve_model_dir,
         run_training,
     )
-    from mlcost.train._interval import (
-        CheckpointPolicy,
-        CheckpointSchedule,
-        interruptions_per_hour,
-        young_daly_interval_s,
-    )
+    from mlcost.train._interval import CheckpointPolicy, CheckpointSchedule
     from mlcost.train._order import epoch_batches, epoch_order
     from mlcost.train._preemption import EXIT_PREEMPTED, PreemptionNotice, PreemptionWatcher
     from mlcost.train._state import Progress
@@ -91,7 +86,6 @@ _HOME = {
     "epoch_batches": "mlcost.train._order",
     "epoch_order": "mlcost.train._order",
     "fit_max_length": "mlcost.train._finetune",
-    "interruptions_per_hour": "mlcost.train._interval",
     "load_data": "mlcost.train._data",
     "machine_price": "mlcost.train._accounting",
     "predict": "mlcost.train._finetune",
@@ -100,7 +94,6 @@ _HOME = {
     "resolve_model_dir": "mlcost.train._finetune",
     "run_training": "mlcost.train._finetune",
     "split_indices": "mlcost.train._data",
-    "young_daly_interval_s": "mlcost.train._interval",
 }
 
 
@@ -148,7 +141,6 @@ __all__ = [
     "epoch_batches",
     "epoch_order",
     "fit_max_length",
-    "interruptions_per_hour",
     "load_data",
     "machine_price",
     "predict",
@@ -158,5 +150,4 @@ __all__ = [
     "run_training",
     "split_indices",
     "teacher_logits",
-    "young_daly_interval_s",
 ]

@@ -3,8 +3,9 @@
 A checkpoint costs its write time; a missed one costs the work since the last
 one when the machine is taken away. For a known write time C and mean time
 between interruptions M, Young (1974) and Daly (2006) give the interval that
-minimises the expected total; ``auto`` measures C from the checkpoints the run
-writes and takes M from the spot interruption rate.
+minimises the expected total (``mlcost.cost.young_daly_interval_s``); ``auto``
+measures C from the checkpoints the run writes and takes M from the spot
+interruption rate (``mlcost.cost.interruptions_per_hour`` for a bucket).
 """
 
 from __future__ import annotations
@@ -17,70 +18,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from mlcost.core import INTERRUPTION_BUCKETS, TrainError
+from mlcost.cost import young_daly_interval_s
 
-HOURS_PER_MONTH: Final = 730.0  # AWS's month for Spot Instance Advisor and billing
 FIRST_AUTO_CHECKPOINT_S: Final = 60.0  # auto's first checkpoint, there to measure the write time
 _MIN_WRITE_S: Final = 0.001  # a write timed at 0 s would make the optimum 0 s (every step)
-
-# Spot Instance Advisor buckets: share of instances interrupted in a month -> bucket midpoint.
-_BUCKET_MONTHLY_SHARE: Final[dict[str, float]] = {
-    "<5%": 0.025,
-    "5-10%": 0.075,
-    "10-15%": 0.125,
-    "15-20%": 0.175,
-    ">20%": 0.25,  # open-ended bucket: 25 % is a deliberately pessimistic middle
-}
 
 _STEPS_RE = re.compile(r"(\d+)\s*(?:steps?)?")
 _TIME_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smh])")
 _SECONDS_PER_UNIT: Final[dict[str, float]] = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def interruptions_per_hour(bucket: str) -> float:
-    """Interruptions per instance-hour for an AWS Spot Instance Advisor bucket.
-
-    A bucket ("<5%", "5-10%", "10-15%", "15-20%", ">20%") is the share p of
-    instances interrupted over a month; its midpoint (25 % for ">20%") is read
-    as P(interrupted within 730 h) for a Poisson process, so the rate is
-    -ln(1 - p) / 730. Returns that rate; raises TrainError for an unknown bucket.
-    """
-    share = _BUCKET_MONTHLY_SHARE.get(bucket.strip())
-    if share is None:
-        raise TrainError(
-            f"unknown interruption bucket {bucket!r}; use one of {', '.join(INTERRUPTION_BUCKETS)}"
-        )
-    return -math.log1p(-share) / HOURS_PER_MONTH
-
-
-def young_daly_interval_s(
-    checkpoint_write_s: float, mean_time_between_interruptions_s: float
-) -> float:
-    """The compute time between checkpoints that minimises expected lost plus write time.
-
-    Daly's higher-order estimate (J. T. Daly, "A higher order estimate of the
-    optimum checkpoint interval for restart dumps", Future Generation Computer
-    Systems 22(3), 2006), refining Young's first-order sqrt(2CM) (J. W. Young,
-    "A first order approximation to the optimum checkpoint interval",
-    Communications of the ACM 17(9), 1974). With C the write time and M the
-    mean time between interruptions:
-
-        C < 2M:  T = sqrt(2CM) * (1 + sqrt(C/(2M))/3 + (C/(2M))/9) - C
-        else:    T = M
-
-    Returns T in seconds (infinite when M is infinite: no interruptions expected).
-    Raises TrainError unless C is positive and finite and M is positive.
-    """
-    c, m = checkpoint_write_s, mean_time_between_interruptions_s
-    if not (c > 0 and math.isfinite(c)):
-        raise TrainError(f"checkpoint write time must be a positive number of seconds, got {c}")
-    if not m > 0:  # also rejects NaN
-        raise TrainError(f"mean time between interruptions must be above 0 s, got {m}")
-    if math.isinf(m):
-        return math.inf
-    if c >= 2 * m:
-        return m
-    ratio = c / (2 * m)
-    return math.sqrt(2 * c * m) * (1 + math.sqrt(ratio) / 3 + ratio / 9) - c
 
 
 @dataclass(frozen=True, slots=True)
