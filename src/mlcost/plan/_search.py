@@ -464,7 +464,7 @@ class _Platforms:
             f"{bucket} bucket assumed"
         )
         stale = (
-            f"; WARNING: the data is {age} days old (over {STALE_DATA_DAYS}), rates move"
+            f" (WARNING: over {STALE_DATA_DAYS} days; the Advisor's buckets move month to month)"
             if age > STALE_DATA_DAYS
             else ""
         )
