@@ -191,6 +191,7 @@ def platform_costs(
         lines.append(price_line(price, quantity, what, charged=charged, note=note))
 
     is_kubernetes = platform == "kubernetes"
+    has_pool = False
     if is_kubernetes:
         shared = settings.cluster == "existing"
         note = "shared, not charged: the cluster exists" if shared else ""
@@ -219,6 +220,7 @@ def platform_costs(
                     )
                 )
         pool = system_pool(provider, region, catalog)
+        has_pool = pool is not None
         if pool is None:
             notes.append(
                 f"no on-demand CPU machine in {region} holds the add-ons: system pool not billed"
@@ -274,7 +276,7 @@ def platform_costs(
         ipv4 = None  # nodes in private subnets have no public address
     elif ipv4 is None:
         notes.append(f"no {provider} {items.ipv4_hour} price: node addresses not billed")
-    if is_kubernetes and ipv4 is not None and settings.cluster == "new" and lines:
+    if has_pool and ipv4 is not None and settings.cluster == "new":
         lines.append(
             price_line(
                 ipv4,
@@ -289,7 +291,7 @@ def platform_costs(
 def price_line(
     price: PlatformPrice, quantity: float, what: str, *, charged: bool = True, note: str = ""
 ) -> BillLine:
-    """A platform line: ``quantity`` units at ``price``, less its free allowance where counted."""
+    """A platform line: ``quantity`` units at ``price`` (``charged`` False: shown, not billed)."""
     return BillLine(
         "platform",
         what,

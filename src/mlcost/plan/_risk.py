@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from mlcost.core import SensitivityRow, SloResult, SpotRisk
 from mlcost.plan._queueing import latency_ms_percentile, violations
-from mlcost.plan._search import Candidate, Search, simulate
+from mlcost.plan._search import Candidate, Choice, Search, simulate
 
 FloatArray = npt.NDArray[np.float64]
 _P95 = 95.0
@@ -107,19 +107,10 @@ def over_seeds(
         price,
     )
     arrivals = search.arrivals_per_s if arrivals_per_s is None else arrivals_per_s
-    settings = search.settings
-    months: list[Candidate] = []
-    for seed in range(settings.risk_seeds):
-        month = simulate(
-            candidate.speed,
-            choice,
-            arrivals,
-            search.workload,
-            search.platforms.catalog,
-            search.allowed_minutes,
-            replace(settings, seed=seed),
-        )
-        months.append(search.platforms.priced_on(month, candidate.platform))
+    months = [
+        _month(candidate, search, choice, arrivals, seed)
+        for seed in range(search.settings.risk_seeds)
+    ]
     minutes = np.array([m.minutes_over_slo for m in months], dtype=np.float64)
     costs = np.array([m.monthly_usd for m in months])
     reclaims = np.array([m.run.interruptions for m in months], dtype=np.float64)
@@ -145,6 +136,22 @@ def over_seeds(
         interruption_basis=search.platforms.interruption_basis(candidate.speed.offer),
     )
     return Months(slo, risk)
+
+
+def _month(
+    candidate: Candidate, search: Search, choice: Choice, arrivals: FloatArray, seed: int
+) -> Candidate:
+    """``candidate``'s fleet bought as ``choice``, simulated for one seed, on its platform."""
+    month = simulate(
+        candidate.speed,
+        choice,
+        arrivals,
+        search.workload,
+        search.platforms.catalog,
+        search.allowed_minutes,
+        replace(search.settings, seed=seed),
+    )
+    return search.platforms.priced_on(month, candidate.platform)
 
 
 def sensitivity(
@@ -212,19 +219,7 @@ def sensitivity(
             "same scaling limits",
         )
     else:
-        assert winner.choice is not None
-        month = search.platforms.priced_on(
-            simulate(
-                winner.speed,
-                winner.choice,
-                doubled,
-                search.workload,
-                search.platforms.catalog,
-                search.allowed_minutes,
-                search.settings,
-            ),
-            winner.platform,
-        )
+        month = _month(winner, search, winner.choice, doubled, search.settings.seed)
         slo = check_exactly(month, search, arrivals_per_s=doubled)
         rows.append(
             SensitivityRow(

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from mlcost.catalog import (
     INTERRUPTION_DATA,
     Catalog,
+    instance_family,
     interruption_data_age_days,
     machine_spec,
     matches_accelerator,
@@ -586,7 +587,7 @@ def _surplus_line(
     machine = machine_spec(offer)
     if machine is None or not machine.is_burstable:
         return None
-    item = _SURPLUS_ITEMS.get(offer.instance_type.split(".")[0])
+    item = _SURPLUS_ITEMS.get(instance_family(offer.provider, offer.instance_type))
     price = catalog.prices.platform_price(offer.provider, item) if item else None
     nodes = run.on_demand_nodes + run.spot_nodes
     hours = burstable_surplus_vcpu_hours(

@@ -200,9 +200,7 @@ def _option(
         price,
         catalog,
         variant,
-        region=region,
-        vcpus=vcpus,
-        memory_mib=memory_mib,
+        offer=offer,
         service=service,
         cold_per_month=float(cold.sum()) * factor,
         init_ms=init_ms,
@@ -306,9 +304,7 @@ def _bill(
     catalog: Catalog,
     variant: Variant,
     *,
-    region: str,
-    vcpus: int,
-    memory_mib: float,
+    offer: Offer,
     service: ServiceTime,
     cold_per_month: float,
     init_ms: float,
@@ -320,7 +316,8 @@ def _bill(
     step_ms = price.billing_granularity_ms
     billed_s = _billed_ms(service, step_ms) / 1000.0
     init_s = math.ceil(init_ms / step_ms) * step_ms / 1000.0
-    gb = memory_mib / _MIB_PER_GB
+    gb = offer.memory_gib  # memory in MB / 1,024: the GB that GB-seconds count
+    vcpus = offer.vcpus
     seconds = requests_per_month * billed_s + cold_per_month * init_s
     name = price.service
     lines: list[BillLine] = []
@@ -410,7 +407,6 @@ def _bill(
                     url.note,
                 )
             )
-    offer = Offer(price.provider, region, price.machine, vcpus, gb, "x86_64", 0.0)
     fixed = fixed_costs(
         workload,
         offer,
