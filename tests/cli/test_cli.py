@@ -36,6 +36,7 @@ def test_case_study_prints_the_waterfall(home: Path) -> None:
     for figure in ("$1,893.60", "$1,136.16", "$324.00", "$129.60", "93.2%"):
         assert figure in out
     assert "estimated" in out
+    assert "compute only: the story's own scope; `mlcost plan` prices the whole bill" in out
     assert "differs" in out  # today's g4dn.xlarge spot is not the story's $0.15
 
 
@@ -45,6 +46,17 @@ def test_case_study_json_and_what_if(home: Path) -> None:
     )
     assert data["baseline_usd"] == pytest.approx(10 * 0.526 * 24 * 31)
     assert data["basis"].startswith("estimated")
+    assert {"final_usd", "reduction", "price_checks", "study"} <= data.keys()
+    # Each bar is the plan's WaterfallBar: a bill of one compute line, machine-hours x $/h.
+    (line,) = data["waterfall"][0]["cost"]["lines"]
+    assert (line["category"], line["unit"], line["pricing"]) == (
+        "compute",
+        "node-hour",
+        "on-demand",
+    )
+    assert line["quantity"] == pytest.approx(10 * 24 * 31)
+    assert line["source"] == "the reference story"
+    assert data["waterfall"][-1]["monthly_usd"] == pytest.approx(data["final_usd"])
 
 
 @pytest.mark.slow

@@ -8,7 +8,16 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from mlcost.core import Hardware, Profile, Store, StoreError, Variant, from_jsonable, to_jsonable
+from mlcost.core import (
+    CpuId,
+    Hardware,
+    Profile,
+    Store,
+    StoreError,
+    Variant,
+    from_jsonable,
+    to_jsonable,
+)
 
 HARDWARE = Hardware(
     cpu_model="AMD EPYC 7R13 Processor",
@@ -96,3 +105,14 @@ def test_json_round_trip_and_a_one_line_error_naming_the_field() -> None:
     data["latency_ms_p99"] = "fast"
     with pytest.raises(ValueError, match=r"^latency_ms_p99: Input should be a valid number"):
         from_jsonable(Profile, data)
+
+
+def test_a_profile_stored_before_cpu_ids_still_loads_and_a_new_one_keeps_its_id() -> None:
+    data = to_jsonable(profile())
+    del data["hardware"]["cpu_id"]  # what mlcost wrote before it read family and model
+    assert from_jsonable(Profile, data).hardware.cpu_id is None
+    sapphire_rapids = dataclasses.replace(
+        profile(), hardware=dataclasses.replace(HARDWARE, cpu_id=CpuId("GenuineIntel", 6, 143, 8))
+    )
+    loaded = from_jsonable(Profile, to_jsonable(sapphire_rapids))
+    assert loaded.hardware.cpu_id == CpuId("GenuineIntel", 6, 143, 8)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from mlcost.catalog import load_shipped
-from mlcost.core import Hardware, Offer, Profile, Variant
+from mlcost.core import CpuId, Hardware, Offer, Profile, Variant
 from mlcost.plan._estimate import GPU_FLOOR_MS, ReplicaSpeed, Unfit, replica_speed
+from mlcost.runtime import read_hardware
 
 EPYC = Hardware("AMD EPYC", "x86_64", ("avx", "avx2", "fma"), 2, 2, 2, 23.5)
 ICE_LAKE_1C = Hardware(
@@ -128,11 +129,11 @@ def test_vnni_speeds_up_int8_only() -> None:
     assert int8.latency_ms_p50 / 7.0 < fp32.latency_ms_p50 / 7.0
 
 
-def test_burstable_runs_at_full_speed_in_unlimited_mode() -> None:
-    # Unlimited (AWS's default for T3) never throttles: the bill counts the surplus CPU.
+def test_burstable_is_estimated_at_full_speed_its_credits_simulated_apart() -> None:
+    # The credit balance (plan/_credits.py) bills or throttles the CPU above the baseline.
     t3 = replica_speed(_profile(), _variant(), _offer("t3.medium", memory_gib=4.0))
     assert isinstance(t3, ReplicaSpeed) and "20% baseline" in t3.method
-    assert "surplus" in t3.method
+    assert "credits" in t3.method
     assert 7.0 < t3.latency_ms_p50 < 5 * 7.0  # a slower core and SMT, not the x5 throttle
 
 
@@ -143,6 +144,75 @@ def test_profile_on_the_offers_cpu_stays_measured() -> None:
     assert (result.latency_ms_p50, result.latency_ms_p99, result.confirm_by) == (7.0, 12.0, "")
     other = replica_speed(profile, _variant(), _offer("c7i.large", memory_gib=4.0))
     assert isinstance(other, ReplicaSpeed) and other.basis == "estimated"
+
+
+def _estimate_on(
+    hardware: Hardware, instance_type: str = "c6i.large", **offer: Any
+) -> ReplicaSpeed:
+    result = replica_speed(
+        _profile("onnx-fp32", hardware=hardware), _variant("fp32"), _offer(instance_type, **offer)
+    )
+    assert isinstance(result, ReplicaSpeed) and result.basis == "estimated"
+    return result
+
+
+GENERIC_XEON = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: {model}
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 1
+flags\t\t: fpu avx avx2 fma avx512f avx512_vnni amx_int8
+"""
+
+
+def test_a_generic_model_name_is_identified_by_cpu_family_and_model() -> None:
+    sapphire_rapids = _estimate_on(read_hardware(GENERIC_XEON.format(model=143)))
+    assert (
+        "Intel(R) Xeon(R) Processor (identified by cpu family/model (Sapphire Rapids), 1.15x)"
+        in (sapphire_rapids.method)
+    )
+    # Known at 1.15 instead of assumed at the table's fastest 1.20: less pessimistic, still not 1.05.
+    unknown = _estimate_on(read_hardware(GENERIC_XEON.format(model=167)))
+    assert sapphire_rapids.latency_ms_p50 < unknown.latency_ms_p50
+    assert sapphire_rapids.latency_ms_p50 == pytest.approx(unknown.latency_ms_p50 * 1.15 / 1.20)
+
+
+def test_an_unknown_cpu_is_taken_as_the_fastest_known_core_and_its_id_is_shown() -> None:
+    unknown = _estimate_on(read_hardware(GENERIC_XEON.format(model=167)))
+    assert (
+        "Intel(R) Xeon(R) Processor, GenuineIntel family 6 model 167 stepping 1 "
+        "(unknown: taken as the fastest known core, 1.20x, so the estimate never flatters)"
+    ) in unknown.method
+    old_profile = _estimate_on(EPYC)  # stored before mlcost read CPU ids
+    assert "AMD EPYC (unknown: taken as the fastest known core, 1.20x" in old_profile.method
+
+
+def test_a_known_model_name_and_an_amd_or_arm_id_say_how_they_were_identified() -> None:
+    by_name = _estimate_on(ICE_LAKE_1C, "c7i.large")
+    assert "8375C CPU @ 2.90GHz (identified by model name, 1.05x)" in by_name.method
+    milan = _estimate_on(dataclasses.replace(EPYC, cpu_id=CpuId("AuthenticAMD", 25, 1, 1)))
+    assert "(identified by cpu family/model (Milan), 1.00x)" in milan.method
+    altra = Hardware("unknown", "aarch64", ("asimd", "asimddp"), 2, 2, 2, 8.0)
+    n1 = _estimate_on(
+        dataclasses.replace(altra, cpu_id=CpuId(implementer=0x41, part=0xD0C)),
+        "m7g.large",
+        arch="arm64",
+    )
+    assert "(identified by cpu family/model (Neoverse N1), 0.70x)" in n1.method
+    assert (
+        "(unknown: taken as the fastest known core, 1.10x"
+        in _estimate_on(altra, "m7g.large", arch="arm64").method
+    )
+
+
+def test_a_known_core_without_a_machine_row_is_still_taken_as_the_fastest() -> None:
+    genoa = _estimate_on(dataclasses.replace(EPYC, cpu_id=CpuId("AuthenticAMD", 25, 17, 1)))
+    assert (
+        "(by cpu family/model (Genoa), a core the machines table lacks: taken as the fastest known "
+        "core, 1.20x"
+    ) in genoa.method
+    assert genoa.latency_ms_p50 == _estimate_on(EPYC).latency_ms_p50
 
 
 def test_gpu_latency_respects_the_floor_and_memory() -> None:

@@ -24,7 +24,7 @@ from mlcost.core import (
     to_jsonable,
 )
 from mlcost.plan import SearchSettings, plan_serving
-from mlcost.plan._search import run_search
+from mlcost.plan._search import Search, run_search
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from planning_inputs import PROFILES, VARIANTS
@@ -324,3 +324,71 @@ def test_an_availability_target_raises_the_replica_floor() -> None:
             settings=SETTINGS,
         ).winner.monthly_usd
     )
+
+
+def _search(workload: Workload) -> Search:
+    return run_search(
+        workload,
+        variants=VARIANTS,
+        profiles={p.variant: [p] for p in PROFILES},
+        catalog=CATALOG,
+        baseline="baseline",
+        settings=SETTINGS,
+    )
+
+
+def test_a_spot_fleet_may_diversify_over_instance_types_that_lose_it_nothing() -> None:
+    search = _search(REFERENCE)
+    diversified = [c for c in search.candidates if c.spot_types]
+    assert diversified, "the reference catalog has machines alike enough to diversify over"
+    speeds = {(s.variant.name, s.offer.instance_type): s for s in search.speeds}
+    for candidate in diversified:
+        assert candidate.pricing in ("spot", "mixed")
+        first, *others = candidate.spot_types
+        assert 2 <= len(candidate.spot_types) <= SETTINGS.spot_types
+        assert first == candidate.speed.offer.instance_type
+        mine = speeds[(candidate.speed.variant.name, first)]
+        prices = [mine.offer.spot_usd_per_hour]
+        for name in others:
+            other = speeds[(candidate.speed.variant.name, name)]
+            assert other.offer.vcpus == mine.offer.vcpus
+            assert other.offer.memory_gib >= mine.offer.memory_gib
+            assert other.pods_per_node >= mine.pods_per_node
+            assert other.replica.latency_ms_p99 <= mine.replica.latency_ms_p99
+            prices.append(other.offer.spot_usd_per_hour)
+        # Priced at the mean of the types, reclaimed per pool: zones x types.
+        assert candidate.speed.offer.spot_usd_per_hour == pytest.approx(
+            sum(p or 0.0 for p in prices) / len(prices), abs=1e-6
+        )
+        assert candidate.choice is not None
+        assert candidate.choice[2].pools == SETTINGS.spot_zones * len(candidate.spot_types)
+        assert "Karpenter-style" in candidate.speed.offer.note
+
+
+def test_a_burstable_fleet_in_standard_mode_counts_its_throttled_minutes() -> None:
+    busy = REFERENCE.model_copy(
+        update={
+            "traffic": Traffic(requests_per_day=20_000_000, daily_shape="consumer"),
+            "platform": MACHINES_ONLY.model_copy(update={"credit_mode": "standard"}),
+        }
+    )
+    search = _search(busy)
+    burstable = [c for c in search.candidates if c.speed.offer.instance_type.startswith("t3.")]
+    assert burstable and all(c.credits is not None for c in burstable)
+    throttled = [c for c in burstable if c.credits and c.credits.throttled_minutes]
+    assert throttled, "20 M requests a day outrun a t3 fleet's baseline somewhere"
+    for candidate in throttled:
+        assert candidate.credits is not None
+        assert candidate.minutes_over_slo >= candidate.credits.throttled_minutes
+        surplus = [line for line in candidate.cost.lines if line.pricing == "surplus"]
+        assert [line.usd_per_month for line in surplus] == [0.0]  # standard mode owes none
+        assert "standard" in candidate.prerequisites[0]
+    # The same fleets in unlimited mode run at full speed and pay for it instead.
+    unlimited = _search(busy.model_copy(update={"platform": MACHINES_ONLY}))
+    paid = [
+        c
+        for c in unlimited.candidates
+        if c.credits is not None
+        and any(line.pricing == "surplus" and line.usd_per_month > 0 for line in c.cost.lines)
+    ]
+    assert paid and all(c.credits and c.credits.throttled_minutes == 0 for c in paid)

@@ -196,32 +196,3 @@ def test_a_lambda_bill_is_requests_duration_and_the_front_door(tmp_path: object)
         )
         assert one.slo.is_met
         assert "Lambda" in one.service_name
-
-
-def test_a_burstable_fleet_pays_surplus_only_above_its_baseline() -> None:
-    from mlcost.plan._search import DAEMON_VCPUS_USED, burstable_surplus_vcpu_hours
-
-    nodes = np.full(2 * 1440, 2, dtype=np.int32)  # two days, two 2-vCPU nodes at 20 %
-    earned_per_min = 2 * 2 * 0.2
-    quiet = burstable_surplus_vcpu_hours(
-        np.full(nodes.size, 10.0),
-        nodes,
-        busy_vcpus_per_request_s=0.01,
-        node_vcpus=2,
-        baseline_share=0.2,
-    )
-    assert quiet == 0.0  # 0.1 + 0.2 vCPU used of 0.8 earned
-    busy = burstable_surplus_vcpu_hours(
-        np.full(nodes.size, 100.0),
-        nodes,
-        busy_vcpus_per_request_s=0.01,
-        node_vcpus=2,
-        baseline_share=0.2,
-    )
-    used_per_min = 100.0 * 0.01 + 2 * DAEMON_VCPUS_USED
-    assert busy == pytest.approx((used_per_min - earned_per_min) * nodes.size / 60)
-    # A busy morning paid back by a quiet night within the day owes nothing.
-    day = np.where(np.arange(nodes.size) % 1440 < 720, 60.0, 0.0)
-    assert burstable_surplus_vcpu_hours(
-        day, nodes, busy_vcpus_per_request_s=0.01, node_vcpus=2, baseline_share=0.2
-    ) == pytest.approx(0.0)

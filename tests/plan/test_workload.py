@@ -176,6 +176,36 @@ def test_a_minimal_workload_gets_the_documented_defaults(tmp_path: Path) -> None
             id="wrong-number-of-hourly-weights",
         ),
         pytest.param(
+            "horizon_days: 30",
+            "platform:\n  credit_mode: unlimted\nhorizon_days: 30",
+            "workload.yaml:19: platform.credit_mode: got 'unlimted'; give 'unlimited' or 'standard' (did you mean unlimited?)",
+            id="bad-credit-mode",
+        ),
+        pytest.param(
+            "horizon_days: 30",
+            "platform:\n  load_balancing: roundrobin\nhorizon_days: 30",
+            "workload.yaml:19: platform.load_balancing: got 'roundrobin'; give 'random', 'round-robin' or 'least-outstanding' (did you mean round-robin?)",
+            id="bad-balancing",
+        ),
+        pytest.param(
+            "horizon_days: 30",
+            "platform:\n  allowed: [kubernetes, lambda]\nhorizon_days: 30",
+            "workload.yaml:19: platform.allowed.1: got 'lambda'; give 'kubernetes', 'vm-group' or 'serverless'",
+            id="bad-platform",
+        ),
+        pytest.param(
+            "horizon_days: 30",
+            "platform:\n  nat_gateways: -1\nhorizon_days: 30",
+            "workload.yaml:19: platform.nat_gateways: got -1; give a number greater than or equal to 0",
+            id="bad-nat-gateways",
+        ),
+        pytest.param(
+            "horizon_days: 30",
+            "platform:\n  free_tier: maybe\nhorizon_days: 30",
+            "workload.yaml:19: platform.free_tier: got 'maybe'; give true or false",
+            id="bad-free-tier",
+        ),
+        pytest.param(
             "latency_ms: 150",
             "latency_ms: 150\n  latency_ms: 100",
             "workload.yaml:8: slo.latency_ms: duplicate key (first on line 7); keep one",

@@ -1,4 +1,4 @@
-"""The machine's fingerprint, the cgroup's thread budget, and dynamic padding."""
+"""The machine's fingerprint (CPU model, id and flags), the cgroup's thread budget, and dynamic padding."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from mlcost.core import CpuId
 from mlcost.runtime import length_batches, pad, read_hardware, threads_allowed
 
 CPUINFO = """processor\t: 0
@@ -36,6 +38,72 @@ def test_fingerprint_keeps_kernel_flags_and_counts_smt_siblings_once() -> None:
         "amx_tile",
     )
     assert hardware.physical_cores == 1  # two hyper-threads of one core
+
+
+# Cloud VMs that hide the model name, as their /proc/cpuinfo reads (first CPU block, trimmed).
+SAPPHIRE_RAPIDS_VM = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 143
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 8
+flags\t\t: fpu avx avx2 fma avx512f avx512_vnni amx_tile amx_int8
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 143
+"""
+MILAN_VM = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
+model name\t: AMD EPYC Processor
+stepping\t: 1
+flags\t\t: fpu avx avx2 fma
+"""
+NEOVERSE_N1 = """processor\t: 0
+BogoMIPS\t: 50.00
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimddp
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x3
+CPU part\t: 0xd0c
+CPU revision\t: 1
+
+processor\t: 1
+CPU implementer\t: 0x41
+CPU part\t: 0xd0c
+"""
+# A client part behind a server's flags, as this project's own CI VM reports it.
+UNKNOWN_MODEL = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 167
+model name\t: Intel(R) Xeon(R) Processor
+stepping\t: 1
+flags\t\t: fpu avx avx2 avx512f avx512_vnni amx_int8
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "cpu_id"),
+    [
+        (SAPPHIRE_RAPIDS_VM, CpuId("GenuineIntel", 6, 143, 8)),
+        (MILAN_VM, CpuId("AuthenticAMD", 25, 1, 1)),
+        (NEOVERSE_N1, CpuId(implementer=0x41, part=0xD0C)),
+        (UNKNOWN_MODEL, CpuId("GenuineIntel", 6, 167, 1)),
+    ],
+)
+def test_fingerprint_reads_the_cpu_id_beneath_a_generic_model_name(
+    cpuinfo: str, cpu_id: CpuId
+) -> None:
+    assert read_hardware(cpuinfo).cpu_id == cpu_id
+
+
+def test_a_cpuinfo_without_ids_leaves_the_cpu_id_unset() -> None:
+    assert read_hardware("model name\t: Some CPU\nflags\t\t: avx2\n").cpu_id is None
+    assert read_hardware("").cpu_id is None
 
 
 def test_threads_follow_the_cgroup_v2_quota(tmp_path: Path) -> None:

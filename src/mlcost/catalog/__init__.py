@@ -3,8 +3,8 @@
 Input: the catalog shipped in ``catalog/data``, price files the user imports
 (SkyPilot vms.csv, AWS Price List JSON), the user's overrides in the store.
 Output: a Catalog of validated Offers, their per-zone spot prices, the price
-book (commitments, serverless, transfer, storage) and the date of the
-interruption data.
+book (commitments, serverless, transfer, storage), the date of the
+interruption data, and each machine's CPU (with the CPU a profile ran on).
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ from mlcost.catalog._catalog import (
     layer_offers,
     load_catalog,
     load_shipped,
+)
+from mlcost.catalog._cpu_ids import (
+    KNOWN_CPU_IDS,
+    CpuIdentity,
+    CpuIdRow,
+    identify_cpu,
+    microarchitecture,
 )
 from mlcost.catalog._importers import (
     IMPORTERS,
@@ -53,12 +60,15 @@ __all__ = [
     "IMPORTERS",
     "INTERRUPTION_DATA",
     "KNOWN_ACCELERATORS",
+    "KNOWN_CPU_IDS",
     "KNOWN_MACHINES",
     "OFFER_COLUMNS",
     "REFERENCE_CORE",
     "AcceleratorSpec",
     "Catalog",
     "CatalogImporter",
+    "CpuIdRow",
+    "CpuIdentity",
     "ImportResult",
     "InterruptionData",
     "Issue",
@@ -70,6 +80,7 @@ __all__ = [
     "apply_overrides",
     "canonical_accelerator",
     "find_duplicates",
+    "identify_cpu",
     "import_price_file",
     "instance_family",
     "interruption_data_age_days",
@@ -79,6 +90,7 @@ __all__ = [
     "machine_spec",
     "match_cpu",
     "matches_accelerator",
+    "microarchitecture",
     "parse_offer_row",
     "read_price_file",
     "register_importer",

@@ -73,11 +73,12 @@ def demo(
     result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
     if result is not None:
         story = CaseStudy().waterfall()
+        baseline_usd, final_usd = story[0].monthly_usd, story[-1].monthly_usd
         winner = result.winner
-        gap = winner.monthly_usd / story.final_usd - 1.0
+        gap = winner.monthly_usd / final_usd - 1.0
         side = "below" if gap < 0 else "above"
         console.print(
-            f"\nthe reference story: ${story.baseline_usd:,.2f} -> ${story.final_usd:,.2f}/month "
+            f"\nthe reference story: ${baseline_usd:,.2f} -> ${final_usd:,.2f}/month "
             f"(autoscaling, spot, INT8 on CPU: list-price arithmetic on the machines alone); "
             f"mlcost's plan for the same service: ${winner.monthly_usd:,.2f}/month with its whole "
             f"bill (compute ${winner.cost.compute_usd_per_month:,.2f}, platform "

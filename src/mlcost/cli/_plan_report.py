@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlcost.cli._context import table, usd
+from mlcost.cli._waterfall_table import waterfall_table
 from mlcost.core import CostBreakdown, Plan, PlanOption
 
 
@@ -40,6 +41,12 @@ def bill_table(title: str, cost: CostBreakdown) -> Table:
         ["category", "line", "quantity", "$ per unit", "$/month", "price date", "source", "note"],
         rows,
     )
+
+
+def _print_prerequisites(option: PlanOption, console: Console) -> None:
+    """What must be set for ``option`` to run as planned, one line each."""
+    for line in option.prerequisites:
+        console.print(f"  [bold]prerequisite[/]: {line}", highlight=False)
 
 
 def _print_risk(option: PlanOption, console: Console) -> None:
@@ -108,15 +115,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         highlight=False,
     )
     _print_risk(winner, console)
-    if any("unlimited-mode surplus" in line.item for line in cost.lines):
-        per_replica = 0.6 * 1000.0 / winner.latency_ms_p50
-        console.print(
-            f"  [bold]prerequisites[/] (a burstable machine): keep its credit specification "
-            "unlimited (AWS's default; the bill counts its surplus CPU); scale the HPA on "
-            f"requests per second, about {per_replica:,.0f} per replica (60 % of what one "
-            "serves), not on CPU utilisation, which does not see the baseline",
-            highlight=False,
-        )
+    _print_prerequisites(winner, console)
     console.print(bill_table(f"the winner's bill: {winner.label}", cost))
     for option in plan.platforms:
         if option is winner or option.label == winner.label:
@@ -125,6 +124,7 @@ def render_plan(plan: Plan, console: Console) -> None:
             bill_table(f"best {option.platform}: {option.label} ({option.why_not})", option.cost)
         )
         _print_risk(option, console)
+        _print_prerequisites(option, console)
     if plan.sensitivity:
         console.print(
             table(
@@ -146,26 +146,7 @@ def render_plan(plan: Plan, console: Console) -> None:
     for note in plan.price_notes:
         console.print(f"[yellow]prices[/]: {note}", highlight=False)
     if plan.waterfall:
-        rows = []
-        start = plan.waterfall[0].monthly_usd
-        for bar in plan.waterfall:
-            cut = 1.0 - bar.monthly_usd / start if start else 0.0
-            rows.append(
-                [
-                    bar.label,
-                    f"{usd(bar.monthly_usd, 2)}",
-                    f"{usd(bar.saved_usd, 2)}",
-                    f"{cut:.1%}",
-                    bar.basis,
-                ]
-            )
-        console.print(
-            table(
-                "savings waterfall ($/month)",
-                ["step", "$/month", "saved", "cut so far", "basis"],
-                rows,
-            )
-        )
+        console.print(waterfall_table("savings waterfall ($/month)", plan.waterfall))
     if plan.runners_up:
         console.print(
             table(

@@ -16,13 +16,13 @@ from mlcost.cli._context import (
     table,
     usd,
 )
-from mlcost.core import UsageError
+from mlcost.cli._waterfall_table import waterfall_table
+from mlcost.core import UsageError, waterfall_reduction
 from mlcost.cost import (
     HOURS_PER_MONTH,
     CaseStudy,
     ServerlessCall,
     TotalCost,
-    Waterfall,
     price_checks,
     pricing_options,
     resolve_case_study,
@@ -36,6 +36,7 @@ app = typer.Typer(
 )
 
 ESTIMATED = "estimated: arithmetic on list prices, not a measurement"
+COMPUTE_ONLY = "compute only: the story's own scope; `mlcost plan` prices the whole bill"
 HoursPerMonthOption = Annotated[
     float | None,
     typer.Option(
@@ -95,26 +96,34 @@ def case_study(
         given=(gpu_price, gpu_spot_price, cpu_spot_price),
         use_catalog_prices=catalog_prices,
     )
-    waterfall, checks = study.waterfall(), price_checks(study, catalog)
+    bars, checks = study.waterfall(), price_checks(study, catalog)
+    baseline_usd, final_usd = bars[0].monthly_usd, bars[-1].monthly_usd
+    reduction = waterfall_reduction(bars)
     if as_json:
         print_json(
             {
                 "basis": ESTIMATED,
                 "study": study,
-                "waterfall": waterfall,
-                "baseline_usd": waterfall.baseline_usd,
-                "final_usd": waterfall.final_usd,
-                "reduction": waterfall.reduction,
+                "waterfall": bars,
+                "baseline_usd": baseline_usd,
+                "final_usd": final_usd,
+                "reduction": reduction,
                 "price_checks": checks,
             }
         )
         return
-    _print_waterfall(
-        waterfall, f"{study.hours_per_day:g} h x {study.days:g} days = {study.hours:g} h/month"
+    hours = f"{study.hours_per_day:g} h x {study.days:g} days = {study.hours:g} h/month"
+    console.print(
+        waterfall_table(
+            f"Savings waterfall ({hours})",
+            bars,
+            caption=f"{COMPUTE_ONLY}. {ESTIMATED}",
+            hours_per_month=study.hours,
+        )
     )
     console.print(
-        f"Total reduction: [bold]{waterfall.reduction:.1%}[/bold] "
-        f"({usd(waterfall.baseline_usd, 2)} -> {usd(waterfall.final_usd, 2)} per month)"
+        f"Total reduction: [bold]{reduction:.1%}[/bold] "
+        f"({usd(baseline_usd, 2)} -> {usd(final_usd, 2)} per month)"
     )
     rows = [
         [
@@ -133,39 +142,6 @@ def case_study(
             ["instance", "pricing", "scenario $/h", "catalog $/h", "", "catalog source"],
             rows,
             caption="Rerun with --catalog-prices to price every step from the catalog.",
-        )
-    )
-
-
-def _print_waterfall(waterfall: Waterfall, hours_text: str) -> None:
-    rows = [
-        [
-            s.label,
-            f"{s.fleet.count:g}",
-            s.fleet.pricing,
-            usd(s.fleet.usd_per_hour),
-            s.fleet.basis,
-            usd(s.monthly_usd, 2),
-            "" if i == 0 else f"-{usd(s.saved_usd, 2)}",
-            f"{s.cumulative_reduction:.1%}",
-        ]
-        for i, s in enumerate(waterfall.steps)
-    ]
-    console.print(
-        table(
-            f"Savings waterfall ({hours_text})",
-            [
-                "step",
-                "#",
-                "pricing",
-                "$/h",
-                "price basis",
-                "$/month",
-                "$ saved",
-                "% below baseline",
-            ],
-            rows,
-            caption=ESTIMATED,
         )
     )
 

@@ -38,6 +38,7 @@ from mlcost.core._plan import (
     SloResult,
     SpotRisk,
     WaterfallBar,
+    waterfall_reduction,
 )
 from mlcost.core._store import ImportRecord, Store, hardware_key
 from mlcost.core._values import (
@@ -46,6 +47,7 @@ from mlcost.core._values import (
     PROVIDERS,
     Basis,
     Commitment,
+    CpuId,
     Hardware,
     Offer,
     PlatformPrice,
@@ -92,6 +94,7 @@ __all__ = [
     "Constraints",
     "CostBreakdown",
     "CostError",
+    "CpuId",
     "CurrentSetup",
     "DailyShape",
     "DataLocation",
@@ -140,6 +143,7 @@ __all__ = [
     "require",
     "staged_folder",
     "to_jsonable",
+    "waterfall_reduction",
     "write_bytes_atomic",
     "write_text_atomic",
 ]

@@ -7,6 +7,7 @@ Every speed figure carries its basis (measured or estimated, with the method).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -173,7 +174,9 @@ class PlanOption:
     measurement that would confirm it). ``monthly_usd`` is the cost breakdown's
     total. ``spare_nodes`` are spot nodes kept beyond need so that a reclaim does
     not cut capacity below it. ``why_not`` is empty for the winner and otherwise
-    says why this option lost to it.
+    says why this option lost to it. ``spot_types`` are the instance types its spot
+    nodes diversify over (empty: one type); ``prerequisites`` what must be set for
+    it to run as planned (a burstable machine's credit mode and HPA rule).
     """
 
     variant: str
@@ -206,6 +209,8 @@ class PlanOption:
     cold_starts_expected: float = 0.0
     cold_start_ms: float = 0.0
     spot_risk: SpotRisk | None = None
+    spot_types: tuple[str, ...] = ()
+    prerequisites: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -213,18 +218,26 @@ class PlanOption:
         where = f"{self.offer.provider} {self.offer.region}"
         if self.platform == "serverless":
             return f"{self.variant} on {self.platform_service} ({where}), per request"
+        pricing: str = self.pricing
+        if self.spot_types:
+            pricing = f"{pricing} over {len(self.spot_types)} types ({', '.join(self.spot_types)})"
         return (
-            f"{self.variant} on {self.offer.instance_type} ({where}), {self.pricing}, "
+            f"{self.variant} on {self.offer.instance_type} ({where}), {pricing}, "
             f"{self.scaling}, {self.platform_service or self.platform}"
         )
 
 
 @dataclass(frozen=True, slots=True)
 class WaterfallBar:
-    """One step from the current setup to the plan: what changed, and the bill after it.
+    """One step of a savings waterfall: what changed, and the bill after it.
 
-    ``cost`` is the bar's whole bill, platform, storage and transfer lines
-    included, so no saving comes from what a bar leaves uncounted.
+    ``monthly_usd`` is ``cost``'s total and ``saved_usd`` what it saves on the bar
+    before (0 for the first). In a Plan ``cost`` is the bar's whole bill, platform,
+    storage and transfer lines included, so no saving comes from what a bar leaves
+    uncounted; the reference case study's bars carry compute lines only, and their
+    ``cost.assumptions`` say so. ``option`` is the simulated configuration behind
+    the bar (None for today's setup and for the case study's list-price arithmetic);
+    ``basis`` says what the figure rests on.
     """
 
     label: str
@@ -232,7 +245,17 @@ class WaterfallBar:
     saved_usd: float
     option: PlanOption | None
     basis: str
-    cost: CostBreakdown | None = None
+    cost: CostBreakdown
+
+
+def waterfall_reduction(bars: Sequence[WaterfallBar]) -> float:
+    """Share of the first bar's bill that the last bar saves (0.932 = 93.2 %).
+
+    Returns 0 for no bars or a first bar that costs nothing.
+    """
+    if not bars or bars[0].monthly_usd <= 0:
+        return 0.0
+    return 1.0 - bars[-1].monthly_usd / bars[0].monthly_usd
 
 
 @dataclass(frozen=True, slots=True)

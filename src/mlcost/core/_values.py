@@ -227,12 +227,48 @@ Basis = Literal["measured", "estimated"]
 
 
 @dataclass(frozen=True, slots=True)
+class CpuId:
+    """What a CPU says it is beneath its marketing name, as /proc/cpuinfo prints it.
+
+    x86: ``vendor`` ("GenuineIntel", "AuthenticAMD"), ``family``, ``model`` and
+    ``stepping`` from CPUID. Arm: ``implementer`` and ``part`` from the MIDR
+    register (0x41 is Arm Ltd, part 0xd0c a Neoverse N1). A cloud VM that hides
+    its model name ("AMD EPYC Processor") still reports these.
+    """
+
+    vendor: str = ""
+    family: int | None = None
+    model: int | None = None
+    stepping: int | None = None
+    implementer: int | None = None
+    part: int | None = None
+
+    @property
+    def label(self) -> str:
+        """One line: "GenuineIntel family 6 model 143 stepping 8" or "implementer 0x41 part 0xd0c"."""
+        if self.implementer is not None or self.part is not None:
+            return f"implementer {_hex(self.implementer)} part {_hex(self.part)}"
+        parts = [self.vendor] if self.vendor else []
+        for name in ("family", "model", "stepping"):
+            number = getattr(self, name)
+            if number is not None:
+                parts.append(f"{name} {number}")
+        return " ".join(parts) or "no CPU id"
+
+
+def _hex(number: int | None) -> str:
+    return "?" if number is None else f"{number:#x}"
+
+
+@dataclass(frozen=True, slots=True)
 class Hardware:
     """The machine a Profile was measured (or estimated) on.
 
     ``cpu_flags`` keeps only the instruction-set features inference kernels
     use (AVX2, AVX-512, VNNI, AMX, Arm dot product, ...). ``threads_allowed``
-    is what the cgroup CPU quota and affinity leave to a process.
+    is what the cgroup CPU quota and affinity leave to a process. ``cpu_id``
+    is the CPU's family and model numbers (None in profiles stored before
+    mlcost read them, and where /proc/cpuinfo is missing).
     """
 
     cpu_model: str
@@ -244,6 +280,7 @@ class Hardware:
     memory_gib: float
     gpu: str | None = None
     gpu_memory_gib: float | None = None
+    cpu_id: CpuId | None = None
 
     @property
     def label(self) -> str:

@@ -35,6 +35,7 @@ Scaling = Literal["fixed", "autoscaled"]
 CommitmentTerm = Literal["1y", "3y"]
 Balancing = Literal["random", "round-robin", "least-outstanding"]
 FrontDoor = Literal["function-url", "http-api", "rest-api"]
+CreditMode = Literal["unlimited", "standard"]
 
 HOURS_PER_DAY = 24
 DAYS_PER_WEEK = 7
@@ -322,6 +323,11 @@ class PlatformSettings(_Part):
       default, and the latency model's: one queue per replica),
       ``round-robin`` (a queue per replica, arrivals dealt in turn) or
       ``least-outstanding`` (one shared queue).
+    - ``credit_mode``: the credit specification of burstable machines (T3,
+      T3a, T4g): ``unlimited`` (AWS's default for them, spot included: full
+      speed, CPU above the baseline billed as surplus credits) or ``standard``
+      (held to the baseline once the credits run out: those minutes count
+      against the SLO).
     """
 
     allowed: tuple[Platform, ...] = PLATFORMS
@@ -330,6 +336,7 @@ class PlatformSettings(_Part):
     front_door: FrontDoor = "function-url"
     free_tier: StrictBool = False
     load_balancing: Balancing = "random"
+    credit_mode: CreditMode = "unlimited"
 
     @field_validator("allowed")
     @classmethod

@@ -3,7 +3,7 @@
 Input: prices (Offers and the price book from the catalog), counts, hours, throughput,
 spot interruption buckets.
 Output: monthly bills, cost per 1,000 predictions, break-even points, TCO/ROI, spot
-interruption rates and checkpoint intervals, waterfalls.
+interruption rates and checkpoint intervals, the case study's waterfall (core WaterfallBars).
 """
 
 from __future__ import annotations
@@ -26,11 +26,8 @@ from mlcost.cost._unit_economics import (
 )
 from mlcost.cost._waterfall import (
     CaseStudy,
-    Fleet,
     PriceCheck,
-    Waterfall,
-    WaterfallStep,
-    build_waterfall,
+    PriceSource,
     price_checks,
     resolve_case_study,
 )
@@ -38,14 +35,11 @@ from mlcost.cost._waterfall import (
 __all__ = [
     "HOURS_PER_MONTH",
     "CaseStudy",
-    "Fleet",
     "PriceCheck",
+    "PriceSource",
     "PricingOption",
     "ServerlessCall",
     "TotalCost",
-    "Waterfall",
-    "WaterfallStep",
-    "build_waterfall",
     "hours_per_month",
     "interruptions_per_hour",
     "monthly_interruption_share",

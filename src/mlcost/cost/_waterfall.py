@@ -1,80 +1,35 @@
-"""Savings waterfalls, and the reference case study that mlcost must reproduce."""
+"""The reference case study as a savings waterfall, in the plan's own bars and bill lines.
+
+Each bar is a ``WaterfallBar`` whose bill holds one compute ``BillLine``: the bar's
+machine-hours at the story's (or the catalog's, or the user's) price. The story
+prices the machines alone, so its bars carry compute only; ``mlcost plan`` prices
+the whole bill.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Literal
 
 from mlcost.catalog import Catalog
-from mlcost.core import CostError, UsageError
+from mlcost.core import BillLine, CostBreakdown, CostError, UsageError, WaterfallBar
 from mlcost.cost._unit_economics import hours_per_month, monthly_usd
 
 PriceBasis = Literal["scenario", "catalog", "given"]
+StudyPricing = Literal["on-demand", "spot"]
+
+_STORY_SOURCE = "the reference story"
+_COMPUTE_ONLY = "compute only: the story's own scope; platform, storage and transfer are not billed"
 
 
 @dataclass(frozen=True, slots=True)
-class Fleet:
-    """``count`` machines of one type under one pricing model (count may be an average)."""
+class PriceSource:
+    """Where one of the study's prices came from: its basis, its source and date (None: undated)."""
 
-    instance_type: str
-    count: float
-    pricing: Literal["on-demand", "spot"]
-    usd_per_hour: float
     basis: PriceBasis = "scenario"
-
-    def monthly_usd(self, hours: float) -> float:
-        return monthly_usd(self.usd_per_hour, count=self.count, hours=hours)
-
-
-@dataclass(frozen=True, slots=True)
-class WaterfallStep:
-    """One bar of a savings waterfall: a change, and the monthly bill after it."""
-
-    label: str
-    fleet: Fleet
-    monthly_usd: float
-    saved_usd: float
-    cumulative_reduction: float
-
-
-@dataclass(frozen=True, slots=True)
-class Waterfall:
-    """A baseline and the steps that cut it; every figure is list-price arithmetic."""
-
-    hours: float
-    steps: tuple[WaterfallStep, ...]
-
-    @property
-    def baseline_usd(self) -> float:
-        return self.steps[0].monthly_usd
-
-    @property
-    def final_usd(self) -> float:
-        return self.steps[-1].monthly_usd
-
-    @property
-    def reduction(self) -> float:
-        """Share of the baseline bill saved by all steps (0.932 = 93.2 %)."""
-        return 1.0 - self.final_usd / self.baseline_usd if self.baseline_usd else 0.0
-
-
-def build_waterfall(steps: list[tuple[str, Fleet]], *, hours: float) -> Waterfall:
-    """A waterfall from labelled fleets, the first being the baseline.
-
-    Raises CostError when there is no step or the baseline costs nothing.
-    """
-    if not steps:
-        raise CostError("a waterfall needs at least a baseline step")
-    baseline = steps[0][1].monthly_usd(hours)
-    if baseline <= 0:
-        raise CostError("the baseline costs $0/month; give it a price and a count above zero")
-    built: list[WaterfallStep] = []
-    previous = baseline
-    for label, fleet in steps:
-        cost = fleet.monthly_usd(hours)
-        built.append(WaterfallStep(label, fleet, cost, previous - cost, 1.0 - cost / baseline))
-        previous = cost
-    return Waterfall(hours, tuple(built))
+    source: str = _STORY_SOURCE
+    as_of: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +37,8 @@ class CaseStudy:
     """The reference story: a BERT sentiment service on GPUs, cut in three steps.
 
     Defaults are the story's own figures, which are not today's catalog prices:
-    ``price_checks`` compares them.
+    ``price_checks`` compares them. ``price_sources`` says where the GPU
+    on-demand, GPU spot and CPU spot prices came from, in that order.
     """
 
     region: str = "us-east-1"
@@ -96,53 +52,86 @@ class CaseStudy:
     cpu_type: str = "c6i.large"
     cpu_count: float = 6.0
     cpu_spot_usd_per_hour: float = 0.03
-    bases: tuple[PriceBasis, PriceBasis, PriceBasis] = ("scenario", "scenario", "scenario")
+    price_sources: tuple[PriceSource, PriceSource, PriceSource] = (
+        PriceSource(),
+        PriceSource(),
+        PriceSource(),
+    )
 
     @property
     def hours(self) -> float:
         return hours_per_month(hours_per_day=self.hours_per_day, days=self.days)
 
-    def waterfall(self) -> Waterfall:
-        """Baseline, then autoscaling, then spot, then INT8 on CPU spot."""
-        gpu_od, gpu_spot, cpu_spot = self.bases
-        gpu = self.gpu_type
-        return build_waterfall(
-            [
-                (
-                    f"{self._n(self.gpu_count)} x {gpu} on-demand, always on",
-                    Fleet(
-                        gpu, self.gpu_count, "on-demand", self.gpu_on_demand_usd_per_hour, gpu_od
-                    ),
-                ),
-                (
-                    f"autoscaling: {self._n(self.autoscaled_gpu_count)} x {gpu} on average",
-                    Fleet(
-                        gpu,
-                        self.autoscaled_gpu_count,
-                        "on-demand",
-                        self.gpu_on_demand_usd_per_hour,
-                        gpu_od,
-                    ),
-                ),
-                (
-                    "spot instances",
-                    Fleet(
-                        gpu, self.autoscaled_gpu_count, "spot", self.gpu_spot_usd_per_hour, gpu_spot
-                    ),
-                ),
-                (
-                    f"INT8 on CPU: {self._n(self.cpu_count)} x {self.cpu_type} spot",
-                    Fleet(
-                        self.cpu_type, self.cpu_count, "spot", self.cpu_spot_usd_per_hour, cpu_spot
-                    ),
-                ),
-            ],
-            hours=self.hours,
-        )
+    @property
+    def bases(self) -> tuple[PriceBasis, PriceBasis, PriceBasis]:
+        gpu_od, gpu_spot, cpu_spot = self.price_sources
+        return gpu_od.basis, gpu_spot.basis, cpu_spot.basis
 
-    @staticmethod
-    def _n(count: float) -> str:
-        return f"{count:g}"
+    def waterfall(self) -> tuple[WaterfallBar, ...]:
+        """Baseline, then autoscaling, then spot, then INT8 on CPU spot; compute only.
+
+        Raises CostError when the baseline costs nothing.
+        """
+        gpu_od, gpu_spot, cpu_spot = self.price_sources
+        gpu, cpu = self.gpu_type, self.cpu_type
+        autoscaled = self.autoscaled_gpu_count
+        steps: tuple[tuple[str, BillLine, PriceSource], ...] = (
+            (
+                f"{self.gpu_count:g} x {gpu} on-demand, always on",
+                self._line(
+                    gpu, self.gpu_count, "on-demand", self.gpu_on_demand_usd_per_hour, gpu_od
+                ),
+                gpu_od,
+            ),
+            (
+                f"autoscaling: {autoscaled:g} x {gpu} on average",
+                self._line(gpu, autoscaled, "on-demand", self.gpu_on_demand_usd_per_hour, gpu_od),
+                gpu_od,
+            ),
+            (
+                "spot instances",
+                self._line(gpu, autoscaled, "spot", self.gpu_spot_usd_per_hour, gpu_spot),
+                gpu_spot,
+            ),
+            (
+                f"INT8 on CPU: {self.cpu_count:g} x {cpu} spot",
+                self._line(cpu, self.cpu_count, "spot", self.cpu_spot_usd_per_hour, cpu_spot),
+                cpu_spot,
+            ),
+        )
+        previous = steps[0][1].usd_per_month
+        if previous <= 0:
+            raise CostError("the baseline costs $0/month; give it a price and a count above zero")
+        bars: list[WaterfallBar] = []
+        for label, line, price in steps:
+            cost = CostBreakdown((line,), (_COMPUTE_ONLY,))
+            saved = previous - line.usd_per_month
+            bars.append(WaterfallBar(label, line.usd_per_month, saved, None, price.basis, cost))
+            previous = line.usd_per_month
+        return tuple(bars)
+
+    def _line(
+        self,
+        instance_type: str,
+        count: float,
+        pricing: StudyPricing,
+        usd_per_hour: float,
+        price: PriceSource,
+    ) -> BillLine:
+        """``count`` machines for the study's hours, as one compute line of machine-hours."""
+        hours = self.hours
+        return BillLine(
+            "compute",
+            f"{instance_type} {pricing}",
+            count * hours,
+            "node-hour",
+            usd_per_hour,
+            monthly_usd(usd_per_hour, count=count, hours=hours),
+            price.source,
+            price.as_of,
+            f"{count:g} x {hours:g} h",
+            pricing=pricing,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +139,7 @@ class PriceCheck:
     """A scenario price beside the catalog's current price for the same machine."""
 
     instance_type: str
-    pricing: Literal["on-demand", "spot"]
+    pricing: StudyPricing
     scenario_usd_per_hour: float
     catalog_usd_per_hour: float | None
     source: str
@@ -163,29 +152,44 @@ class PriceCheck:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _CatalogPrice:
+    """The catalog's price of one machine, or None with the reason in ``source``."""
+
+    usd_per_hour: float | None
+    source: str
+    as_of: date | None = None
+
+
 def _catalog_price(
-    catalog: Catalog, instance_type: str, region: str, pricing: str
-) -> tuple[float | None, str]:
+    catalog: Catalog, instance_type: str, region: str, pricing: StudyPricing
+) -> _CatalogPrice:
     offer = catalog.offer(instance_type, region=region)
     if offer is None:
-        return None, f"{instance_type} is not in the catalog for {region}"
-    price = offer.usd_per_hour(is_spot=pricing == "spot")
+        return _CatalogPrice(None, f"{instance_type} is not in the catalog for {region}")
+    is_spot = pricing == "spot"
+    price = offer.usd_per_hour(is_spot=is_spot)
     if price is None:
-        return None, f"the catalog has no {pricing} price for {instance_type} in {region}"
-    return price, f"{offer.origin}: {offer.source}"
+        return _CatalogPrice(
+            None, f"the catalog has no {pricing} price for {instance_type} in {region}"
+        )
+    as_of = offer.spot_seen_on if is_spot else offer.as_of
+    return _CatalogPrice(price, f"{offer.origin}: {offer.source}", as_of)
 
 
 def price_checks(study: CaseStudy, catalog: Catalog) -> list[PriceCheck]:
     """The study's three prices against the catalog's current ones in the study's region."""
-    wanted = (
+    wanted: tuple[tuple[str, StudyPricing, float], ...] = (
         (study.gpu_type, "on-demand", study.gpu_on_demand_usd_per_hour),
         (study.gpu_type, "spot", study.gpu_spot_usd_per_hour),
         (study.cpu_type, "spot", study.cpu_spot_usd_per_hour),
     )
     checks = []
     for instance_type, pricing, scenario in wanted:
-        price, source = _catalog_price(catalog, instance_type, study.region, pricing)
-        checks.append(PriceCheck(instance_type, pricing, scenario, price, source))  # type: ignore[arg-type]
+        found = _catalog_price(catalog, instance_type, study.region, pricing)
+        checks.append(
+            PriceCheck(instance_type, pricing, scenario, found.usd_per_hour, found.source)
+        )
     return checks
 
 
@@ -200,11 +204,11 @@ def resolve_case_study(
 
     The story's figure is used only for the story's own machine; another
     instance type takes its price from the catalog (or ``use_catalog_prices``
-    forces the catalog for all three). Raises UsageError when a needed catalog
-    price is missing.
+    forces the catalog for all three). Each price's source and date go with it
+    (``price_sources``). Raises UsageError when a needed catalog price is missing.
     """
     story = CaseStudy()
-    slots = (
+    slots: tuple[tuple[str, str, StudyPricing, float, str], ...] = (
         (
             study.gpu_type,
             story.gpu_type,
@@ -216,26 +220,26 @@ def resolve_case_study(
         (study.cpu_type, story.cpu_type, "spot", story.cpu_spot_usd_per_hour, "--cpu-spot-price"),
     )
     prices: list[float] = []
-    bases: list[PriceBasis] = []
+    sources: list[PriceSource] = []
     for (instance_type, story_type, pricing, story_price, flag), user_price in zip(
         slots, given, strict=True
     ):
         if user_price is not None:
             prices.append(user_price)
-            bases.append("given")
+            sources.append(PriceSource("given", f"given with {flag}"))
         elif instance_type == story_type and not use_catalog_prices:
             prices.append(story_price)
-            bases.append("scenario")
+            sources.append(PriceSource())
         else:
-            price, reason = _catalog_price(catalog, instance_type, study.region, pricing)
-            if price is None:
-                raise UsageError(f"{reason}; give the price with {flag}")
-            prices.append(price)
-            bases.append("catalog")
+            found = _catalog_price(catalog, instance_type, study.region, pricing)
+            if found.usd_per_hour is None:
+                raise UsageError(f"{found.source}; give the price with {flag}")
+            prices.append(found.usd_per_hour)
+            sources.append(PriceSource("catalog", found.source, found.as_of))
     return replace(
         study,
         gpu_on_demand_usd_per_hour=prices[0],
         gpu_spot_usd_per_hour=prices[1],
         cpu_spot_usd_per_hour=prices[2],
-        bases=(bases[0], bases[1], bases[2]),
+        price_sources=(sources[0], sources[1], sources[2]),
     )

@@ -597,4 +597,6 @@ def to_option(
         cold_starts_expected=candidate.cold_starts,
         cold_start_ms=candidate.cold_start_ms,
         spot_risk=risk,
+        spot_types=candidate.spot_types,
+        prerequisites=candidate.prerequisites,
     )

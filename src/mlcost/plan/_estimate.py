@@ -1,9 +1,12 @@
 """How one replica of a variant runs on a catalog offer: measured there, or estimated from a profile.
 
 A profile measured on the offer's own CPU (or GPU) with the same threads is
-used as it is. A profile CPU the machines table does not know is taken as its
-fastest core of the same architecture, so estimates from it never flatter. Every other offer gets an estimate, labelled with its method
-and inputs and with the measurement that would confirm it.
+used as it is. Every other offer gets an estimate, labelled with its method
+and inputs and with the measurement that would confirm it. The profile's CPU
+is identified by its model name, else by its cpu family/model numbers
+(catalog/data/cpu_ids.csv: cloud VMs often hide the name); a CPU neither
+identifies is taken as the table's fastest core of its architecture, so
+estimates from it never flatter.
 
 CPU offers. A replica requests ``min(profile.threads, offer.vcpus)`` vCPUs
 (its intra-op threads). Physical cores are counted honestly on both sides: on
@@ -17,9 +20,9 @@ https://nightr.gitbook.io/nnopt/applications/1_bert). Core speed comes from
 the machines table (catalog/data/machines.csv, relative to an EPYC Milan core).
 INT8 variants also scale by the instruction set their kernels use, from the
 profile machine's flags to the offer's (``INT8_ISA_SPEEDUP``). Burstable
-machines (t3) run at full speed in unlimited mode, AWS's default for T3 (spot
-included): the CPU they use above their baseline share is billed as surplus
-credits (``plan/_search.py``, ``burstable_surplus_vcpu_hours``), not throttled.
+machines (t3) are estimated at full speed: their credit balance is simulated
+per minute (``plan/_credits.py``), which bills the CPU above the baseline in
+unlimited mode and counts the minutes held to the baseline in standard mode.
 
 GPU offers. Latency = a floor (host overhead and kernel launches of one
 batch-1 request) + FLOPs / (peak at the variant's precision x efficiency).
@@ -51,10 +54,10 @@ from mlcost.catalog import (
     KNOWN_MACHINES,
     MachineSpec,
     canonical_accelerator,
+    identify_cpu,
     machine_spec,
-    match_cpu,
 )
-from mlcost.core import Basis, Offer, Profile, Variant
+from mlcost.core import Basis, Hardware, Offer, Profile, Variant
 from mlcost.plan._fleet import EVICTION_HARD_MIB, gke_reserved_memory_mib
 
 SMT_PAIR_SPEEDUP = 1.25
@@ -192,8 +195,7 @@ def _estimate_cpu(
     memory_mib: float,
 ) -> ReplicaSpeed:
     hardware = profile.hardware
-    measured = match_cpu(hardware.cpu_model)
-    profile_speed = measured.core_speed if measured is not None else fastest_core(hardware.machine)
+    profile_speed, profile_cpu = _profile_core(hardware)
     profile_smt = hardware.logical_cpus > hardware.physical_cores
     used = min(profile.threads, hardware.threads_allowed)
     profile_cores = _effective_cores(used, hardware.physical_cores, hardware.logical_cpus)
@@ -208,16 +210,10 @@ def _estimate_cpu(
         isa_factor = to_speed / from_speed
         isa_text = f", int8 {to_name} vs {from_name} x{isa_factor:.2f}"
     scale = thread_factor / core_factor / isa_factor
-    profile_cpu = (
-        hardware.cpu_model
-        if measured is not None
-        else f"{hardware.cpu_model} (not in table: taken as the fastest known core, "
-        f"{profile_speed:.2f}x, so the estimate never flatters)"
-    )
     smt_text = f" (SMT: {SMT_PAIR_SPEEDUP}x per core pair)" if machine.has_smt else ""
     burst_text = (
-        f", burstable ({machine.baseline_share:.0%} baseline): full speed in unlimited mode, "
-        "CPU above the baseline billed as surplus credits"
+        f", burstable ({machine.baseline_share:.0%} baseline): full speed while it has credits "
+        "(the balance simulated per minute)"
         if machine.is_burstable
         else ""
     )
@@ -238,6 +234,24 @@ def _estimate_cpu(
         basis="estimated",
         method=method,
         confirm_by=_confirm_by(offer, vcpus),
+    )
+
+
+def _profile_core(hardware: Hardware) -> tuple[float, str]:
+    """The profile CPU's core speed, and the method's words for it: how it was identified."""
+    identity = identify_cpu(hardware)
+    if identity is not None and identity.core_speed is not None:
+        return identity.core_speed, (
+            f"{hardware.cpu_model} (identified {identity.how}, {identity.core_speed:.2f}x)"
+        )
+    speed = fastest_core(hardware.machine)
+    fallback = f"taken as the fastest known core, {speed:.2f}x, so the estimate never flatters"
+    if identity is None:
+        cpu_id = f", {hardware.cpu_id.label}" if hardware.cpu_id is not None else ""
+        return speed, f"{hardware.cpu_model}{cpu_id} (unknown: {fallback})"
+    return (
+        speed,
+        f"{hardware.cpu_model} ({identity.how}, a core the machines table lacks: {fallback})",
     )
 
 

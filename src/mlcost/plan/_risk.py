@@ -40,6 +40,9 @@ def check_exactly(
     slo = search.workload.slo
     arrivals = search.arrivals_per_s if arrivals_per_s is None else arrivals_per_s
     ready = candidate.run.ready_replicas
+    if candidate.credits is not None and candidate.credits.throttled_minutes:
+        # Held to its baseline, a node wants more CPU than it may use: its queue only grows.
+        ready = np.where(candidate.credits.throttled, 0, ready)
     balancing = search.workload.platform.load_balancing
     result = violations(
         arrivals,

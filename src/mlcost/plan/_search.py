@@ -49,6 +49,7 @@ from mlcost.core import (
 )
 from mlcost.cost import HOURS_PER_MONTH, interruptions_per_hour, monthly_interruption_share
 from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, month_factor
+from mlcost.plan._credits import CreditRun, burstable_prerequisites, credit_run, used_vcpus
 from mlcost.plan._estimate import Unfit
 from mlcost.plan._fleet import (
     DEFAULT_SPOT_INTERRUPTION_BUCKET,
@@ -61,6 +62,7 @@ from mlcost.plan._fleet import (
 from mlcost.plan._platform import IMAGE_GB, PlatformCosts, fleet_lines, platform_costs
 from mlcost.plan._serverless import FunctionOption, function_options
 from mlcost.plan._speeds import CapacityTables, Speed, least_replicas, speed_on
+from mlcost.plan._spot_pools import diversified, spread_over_zones
 from mlcost.plan._traffic import arrivals_per_minute
 
 FloatArray = npt.NDArray[np.float64]
@@ -76,7 +78,8 @@ class SearchSettings:
     exceed the SLO (0.001: 43 minutes a month) before a candidate fails it. A spot pool is taken to be short of capacity for replacements as
     often as it reclaims instances (the bucket's monthly share), and a replacement
     that finds it short runs on-demand for ``fallback_hours``. Spot nodes spread
-    over ``spot_zones`` zones, each a pool reclaimed whole; a spot option is
+    over ``spot_zones`` zones, each a pool reclaimed whole, and a spot fleet is also tried
+    diversified over up to ``spot_types`` instance types (``_spot_pools``); a spot option is
     confirmed on ``risk_seeds`` months of reclaims (its 95th percentile month).
     """
 
@@ -90,6 +93,7 @@ class SearchSettings:
     seed: int = 0
     risk_seeds: int = 32
     spot_zones: int = 2
+    spot_types: int = 3
     bill: BillSettings = field(default_factory=BillSettings)
 
 
@@ -112,6 +116,9 @@ class Candidate:
     cold_starts: float = 0.0
     cold_start_ms: float = 0.0
     choice: Choice | None = None  # how it was simulated, to simulate it again
+    credits: CreditRun | None = None  # a burstable fleet's CPU credits
+    spot_types: tuple[str, ...] = ()  # instance types its spot nodes diversify over
+    prerequisites: tuple[str, ...] = ()  # what must be set to run as simulated
 
     @property
     def monthly_usd(self) -> float:
@@ -153,7 +160,7 @@ def run_search(
     arrivals = np.asarray(counts, dtype=np.float64) / 60.0
     floor, excluded, kept = _accuracy_floor(workload, variants, profiles, baseline)
     offers = [
-        _spread_over_zones(o, catalog, settings.spot_zones)
+        spread_over_zones(o, catalog, settings.spot_zones)
         for o in _allowed_offers(workload, catalog)
     ]
     requests_per_month = float(arrivals.sum() * 60.0) * month_factor(workload.horizon_days)
@@ -191,6 +198,14 @@ def run_search(
             variant_bytes=speed.variant.size_bytes,
         )
     ]
+    for speed, types in diversified(speeds, settings.spot_types):
+        for pricing in _pricings(speed, workload, catalog, settings, spot_types=len(types)):
+            simulated = simulate(speed, pricing, arrivals, workload, catalog, allowed, settings)
+            candidates.extend(
+                platforms.priced(
+                    replace(simulated, spot_types=types), variant_bytes=speed.variant.size_bytes
+                )
+            )
     if "serverless" in workload.platform.allowed:
         regions = _regions(offers)
         for variant, accuracy, variant_profiles in kept:
@@ -292,9 +307,15 @@ def _accelerator_allowed(offer: Offer, allowed: Sequence[str]) -> bool:
 
 
 def _pricings(
-    speed: Speed, workload: Workload, catalog: Catalog, settings: SearchSettings
+    speed: Speed,
+    workload: Workload,
+    catalog: Catalog,
+    settings: SearchSettings,
+    *,
+    spot_types: int = 1,
 ) -> Iterator[Choice]:
-    """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate."""
+    """Every (pricing, scaling, spot policy, commitment name, commitment $/h) to simulate; a
+    fleet diversified over ``spot_types`` > 1 instance types only its spot choices."""
     offer = speed.offer
     share = workload.constraints.max_spot_share
     base_nodes = math.ceil(least_replicas(workload.constraints) / speed.pods_per_node)
@@ -308,17 +329,21 @@ def _pricings(
             rate,
             fallback_share=_fallback_share(rate),
             fallback_hours=settings.fallback_hours,
-            pools=settings.spot_zones,
+            pools=settings.spot_zones * spot_types,
         )
 
     all_spot_base = 0 if share >= 1.0 else base_nodes
     scalings: tuple[PlanScaling, ...] = ("fixed", "autoscaled")
+    only_spot = spot_types > 1
     for scaling in scalings:
-        yield "on-demand", scaling, ON_DEMAND_ONLY, "", 0.0
+        if not only_spot:
+            yield "on-demand", scaling, ON_DEMAND_ONLY, "", 0.0
         if has_spot:
             yield "spot", scaling, on_spot(all_spot_base), "", 0.0
             if all_spot_base == 0:  # an on-demand base for min_replicas, the rest spot
                 yield "mixed", scaling, on_spot(base_nodes), "", 0.0
+        if only_spot:
+            continue
         for commitment in catalog.commitments_for(offer):
             if commitment.is_upper_bound:
                 continue  # an "up to N %" figure is not a rate to plan on
@@ -357,7 +382,7 @@ def simulate(
         node_scale_down_min=settings.node_scale_down_min,
     )
 
-    def month(policy_spot: SpotPolicy) -> tuple[FleetRun, int]:
+    def month(policy_spot: SpotPolicy) -> tuple[FleetRun, int, CreditRun | None]:
         run = simulate_fleet(
             arrivals,
             mean_service_s=speed.service.mean_s,
@@ -367,9 +392,13 @@ def simulate(
             seed=settings.seed,
         )
         ready = np.minimum(run.ready_replicas, len(speed.capacity_per_s) - 1)
-        return run, int(np.count_nonzero(arrivals > speed.capacity_per_s[ready]))
+        slow = arrivals > speed.capacity_per_s[ready]
+        credits = _credits(speed, run, arrivals, workload)
+        if credits is not None:
+            slow |= credits.throttled
+        return run, int(np.count_nonzero(slow)), credits
 
-    run, over = month(spot)
+    run, over, credits = month(spot)
     if kind in ("spot", "mixed") and over > allowed_minutes:
         # Reclaims cut capacity below need: spare spot nodes may absorb them. A pool goes
         # whole, so the spare may need to cover the largest pool: 1, 2, 4, ... spare nodes,
@@ -377,9 +406,9 @@ def simulate(
         count = 1
         while count <= max(1, run.peak_nodes):
             spare = replace(spot, overprovision_nodes=count)
-            spared_run, spared_over = month(spare)
+            spared_run, spared_over, spared_credits = month(spare)
             if spared_over <= allowed_minutes:
-                run, over, spot = spared_run, spared_over, spare
+                run, over, spot, credits = spared_run, spared_over, spare, spared_credits
                 break
             count *= 2
     offer = speed.offer
@@ -397,9 +426,10 @@ def simulate(
         commitment=commitment,
     )
     cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
-    surplus = _surplus_line(speed, run, arrivals, workload, catalog)
-    if surplus is not None:
-        cost = cost.with_lines((surplus,))
+    prerequisites: tuple[str, ...] = ()
+    if credits is not None:
+        cost = cost.with_lines((_surplus_line(speed, credits, workload, catalog),))
+        prerequisites = _burstable_prerequisites(speed, credits, workload, settings)
     return Candidate(
         speed,
         kind,
@@ -411,6 +441,8 @@ def simulate(
         over <= allowed_minutes,
         spot.overprovision_nodes,
         choice=pricing,
+        credits=credits,
+        prerequisites=prerequisites,
     )
 
 
@@ -545,9 +577,6 @@ def _serverless_candidate(function: FunctionOption) -> Candidate:
     )
 
 
-# CPU a node's own daemons use (kubelet, kube-proxy, CNI, log and metrics agents), which
-# counts against a burstable node's baseline: an assumption, below their requests.
-DAEMON_VCPUS_USED = 0.1
 _SURPLUS_ITEMS = {
     "t3": "t3-unlimited-surplus-vcpu-hour",
     "t3a": "t3-unlimited-surplus-vcpu-hour",
@@ -555,80 +584,74 @@ _SURPLUS_ITEMS = {
 }
 
 
-def burstable_surplus_vcpu_hours(
-    arrivals: FloatArray,
-    nodes: npt.NDArray[np.int32],
-    *,
-    busy_vcpus_per_request_s: float,
-    node_vcpus: int,
-    baseline_share: float,
-) -> float:
-    """Surplus vCPU-hours of a burstable fleet in unlimited mode over the horizon.
+def _credits(
+    speed: Speed, run: FleetRun, arrivals: FloatArray, workload: Workload
+) -> CreditRun | None:
+    """The fleet's CPU credits over the horizon; None for a machine that is not burstable."""
+    machine = machine_spec(speed.offer)
+    if machine is None or not machine.is_burstable:
+        return None
+    nodes = run.on_demand_nodes + run.spot_nodes
+    return credit_run(
+        used_vcpus(
+            arrivals, nodes, busy_vcpu_s_per_request=speed.service.mean_s * speed.replica.vcpus
+        ),
+        nodes,
+        node_vcpus=speed.offer.vcpus,
+        baseline_share=machine.baseline_share,
+        mode=workload.platform.credit_mode,
+    )
 
-    Each minute the fleet uses ``arrivals x busy vCPU-seconds per request`` plus its
-    daemons' ``DAEMON_VCPUS_USED`` per node, and earns credits at ``baseline_share`` of
-    every node's vCPUs. Credits carry over at most a day (T3 accrues 24 hours of
-    earnings and gets no launch credits), so the surplus is taken per day: what a day
-    used above what it earned. Returns vCPU-hours, 0 when the fleet stays in its baseline.
-    """
-    used = arrivals * busy_vcpus_per_request_s + nodes * DAEMON_VCPUS_USED
-    earned = nodes * node_vcpus * baseline_share
-    minutes = used.size - used.size % 1440
-    days = (used[:minutes] - earned[:minutes]).reshape(-1, 1440).sum(axis=1)
-    rest = float((used[minutes:] - earned[minutes:]).sum())
-    return (float(np.maximum(days, 0.0).sum()) + max(0.0, rest)) / 60.0
+
+def _burstable_prerequisites(
+    speed: Speed, credits: CreditRun, workload: Workload, settings: SearchSettings
+) -> tuple[str, ...]:
+    machine = machine_spec(speed.offer)
+    assert machine is not None
+    return burstable_prerequisites(
+        instance_type=speed.offer.instance_type,
+        mode=workload.platform.credit_mode,
+        baseline_share=machine.baseline_share,
+        node_vcpus=speed.offer.vcpus,
+        pods_per_node=speed.pods_per_node,
+        replica_vcpus=speed.replica.vcpus,
+        requests_per_replica_s=settings.target_utilisation / speed.service.mean_s,
+        credits=credits,
+    )
 
 
 def _surplus_line(
-    speed: Speed, run: FleetRun, arrivals: FloatArray, workload: Workload, catalog: Catalog
-) -> BillLine | None:
-    """The unlimited-mode surplus-credit line of a burstable fleet, None for other machines."""
+    speed: Speed, credits: CreditRun, workload: Workload, catalog: Catalog
+) -> BillLine:
+    """The surplus-credit line of a burstable fleet ($0 in standard mode or within the baseline)."""
     offer = speed.offer
     machine = machine_spec(offer)
-    if machine is None or not machine.is_burstable:
-        return None
+    assert machine is not None
     item = _SURPLUS_ITEMS.get(instance_family(offer.provider, offer.instance_type))
     price = catalog.prices.platform_price(offer.provider, item) if item else None
-    nodes = run.on_demand_nodes + run.spot_nodes
-    hours = burstable_surplus_vcpu_hours(
-        arrivals,
-        nodes,
-        busy_vcpus_per_request_s=speed.service.mean_s * speed.replica.vcpus,
-        node_vcpus=offer.vcpus,
-        baseline_share=machine.baseline_share,
-    ) * month_factor(workload.horizon_days)
+    hours = credits.surplus_vcpu_hours * month_factor(workload.horizon_days)
     usd_per_unit = price.usd if price is not None else 0.0
+    mode = workload.platform.credit_mode
+    note = (
+        "credit balance simulated per minute: earned at the baseline, spent by requests and "
+        "daemons; surplus beyond 24 h of earnings, or owed by a node removed, is charged"
+        if mode == "unlimited"
+        else f"standard credit mode: no surplus; held to the baseline in "
+        f"{credits.throttled_minutes:,} minutes of the simulated month"
+    )
     return BillLine(
         "compute",
-        f"{offer.instance_type} unlimited-mode surplus CPU (baseline {machine.baseline_share:.0%} per vCPU)",
+        f"{offer.instance_type} {mode}-mode surplus CPU (baseline {machine.baseline_share:.0%} per vCPU)",
         hours,
         "vCPU-hour",
         usd_per_unit,
         hours * usd_per_unit,
         price.source if price is not None else "no surplus-credit price in the catalog",
         price.as_of if price is not None else None,
-        "credits earned at the baseline, spent by requests and daemons, settled per day",
+        note,
         pricing="surplus",
     )
 
 
 # Interruption data older than this is flagged: the Advisor's buckets move month to month.
 STALE_DATA_DAYS = 90
-
-
-def _spread_over_zones(offer: Offer, catalog: Catalog, zones: int) -> Offer:
-    """``offer`` with its spot price the mean of the ``zones`` cheapest zones a fleet spreads
-    over, where the catalog knows its zone prices (the shipped price is the cheapest zone's)."""
-    prices = catalog.spot_zone_prices(offer)[:zones]
-    if len(prices) < 2 or offer.spot_usd_per_hour is None:
-        return offer
-    mean = sum(prices) / len(prices)
-    shown = ", ".join(f"${price:g}" for price in prices)
-    note = (
-        f"spot price: the mean of the {len(prices)} cheapest zones the fleet spreads over ({shown})"
-    )
-    return replace(
-        offer,
-        spot_usd_per_hour=round(mean, 6),
-        note="; ".join(filter(None, (note, offer.note))),
-    )

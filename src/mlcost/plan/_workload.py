@@ -284,6 +284,8 @@ def _advice(error: ErrorDetails) -> str:
         return "give a list ([a, b] or '- item' lines)"
     if kind in ("int_from_float", "int_parsing", "int_type"):
         return "give a whole number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "give true or false"
     if kind == "path_type":
         return "give a file path"
     if kind == "string_pattern_mismatch":

@@ -1,4 +1,4 @@
-"""What this machine has: CPU model and INT8-relevant features, threads its cgroup allows."""
+"""What this machine has: CPU model, family and INT8-relevant features, threads its cgroup allows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlcost.core import Hardware
+from mlcost.core import CpuId, Hardware
 
 _CPUINFO = Path("/proc/cpuinfo")
 
@@ -52,6 +52,45 @@ def read_cpu_features(cpuinfo: str | None = None) -> CpuFeatures:
         elif key in ("flags", "features") and not flags:
             flags = frozenset(value.split())
     return CpuFeatures(model or "unknown", platform.machine(), flags)
+
+
+# /proc/cpuinfo keys of the CPU id: x86 CPUID, then the Arm MIDR fields.
+_CPU_ID_KEYS = ("vendor_id", "cpu family", "model", "stepping", "cpu implementer", "cpu part")
+
+
+def _read_cpu_id(cpuinfo: str) -> CpuId | None:
+    """The first CPU's vendor, family, model and stepping (x86) or implementer and part (Arm).
+
+    Returns None when ``cpuinfo`` (/proc/cpuinfo text) has none of them.
+    """
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "processor" and fields:
+            break  # the first CPU's block is enough: a VM's vCPUs are all one model
+        if key in _CPU_ID_KEYS:
+            fields.setdefault(key, value.strip())
+    if not fields:
+        return None
+    return CpuId(
+        vendor=fields.get("vendor_id", ""),
+        family=_number(fields.get("cpu family")),
+        model=_number(fields.get("model")),
+        stepping=_number(fields.get("stepping")),
+        implementer=_number(fields.get("cpu implementer")),
+        part=_number(fields.get("cpu part")),
+    )
+
+
+def _number(text: str | None) -> int | None:
+    """A decimal (x86) or 0x-prefixed (Arm) number; None when absent or not a number."""
+    if text is None:
+        return None
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        return None
 
 
 # Flags that decide which inference kernels run; the rest of /proc/cpuinfo's list is noise here.
@@ -127,7 +166,7 @@ def _memory_gib() -> float:
 
 
 def read_hardware(cpuinfo: str | None = None) -> Hardware:
-    """This machine's fingerprint: CPU model, kernel-relevant flags, cores, threads, memory, GPU."""
+    """This machine's fingerprint: CPU model and id, kernel-relevant flags, cores, threads, memory, GPU."""
     text = cpuinfo if cpuinfo is not None else (_CPUINFO.read_text() if _CPUINFO.exists() else "")
     cpu = read_cpu_features(text)
     logical = os.cpu_count() or 1
@@ -142,6 +181,7 @@ def read_hardware(cpuinfo: str | None = None) -> Hardware:
         memory_gib=_memory_gib(),
         gpu=gpu,
         gpu_memory_gib=gpu_memory,
+        cpu_id=_read_cpu_id(text),
     )
 
 
