@@ -226,7 +226,7 @@ def show_comparison(
     result: CompressResult, profiles: Sequence[Profile], budget_pt: float, as_json: bool
 ) -> None:
     from mlcost.core import to_jsonable
-    from mlcost.profile import recommend
+    from mlcost.profile import recommend, resolution_note
 
     verdicts = recommend(profiles, baseline="baseline", budget_pt=budget_pt)
     if as_json:
@@ -243,7 +243,21 @@ def show_comparison(
     for skipped in result.skipped:
         console.print(f"[yellow]{skipped.method}: skipped[/] - {skipped.reason}")
     best = next(v for v in verdicts if v.is_recommended)
+    note = resolution_note(verdicts, profiles, budget_pt)
+    if note:
+        console.print(f"[yellow]note[/]: {note}", highlight=False)
     console.print(f"[bold green]recommended: {best.variant}[/] - {best.reason}")
+
+
+def _drop(verdict: Verdict) -> str:
+    """The accuracy change (minus the drop) with its interval, worst end first when resolved."""
+    if verdict.test == "baseline":
+        return "-"
+    if verdict.test == "point estimate":
+        return f"{-verdict.drop_pt:+.2f} (no CI)"
+    return (
+        f"{-verdict.drop_pt:+.2f} [{-verdict.drop_ci_high_pt:+.2f}, {-verdict.drop_ci_low_pt:+.2f}]"
+    )
 
 
 def comparison_table(
@@ -268,7 +282,7 @@ def comparison_table(
                 f"{profile.throughput_per_s:,.0f} @{profile.batch_size}",
                 f"{profile.peak_memory_mib:,.0f}",
                 f"{(profile.accuracy or 0):.2%} [{(profile.accuracy_ci_low or 0):.1%}, {(profile.accuracy_ci_high or 0):.1%}]",
-                f"{-verdict.drop_pt:+.2f}",
+                _drop(verdict),
                 f"{profile.mcnemar_p:.2g}" if profile.mcnemar_p is not None else "-",
                 verdict.reason,
             ]
@@ -284,7 +298,7 @@ def comparison_table(
             "#rows/s @batch",
             "#peak MiB",
             "#test accuracy [95% CI]",
-            "#Δ pt",
+            "#Δ pt [95% CI]",
             "#McNemar p",
             "verdict",
         ],
@@ -292,7 +306,9 @@ def comparison_table(
         caption=(
             f"All figures measured here ({base.threads} threads, {base.test_samples} held-out rows, "
             f"mean {base.tokens_mean:.0f} tokens); ± is half the p50 range over repeated rounds; "
-            f"Δ pt vs baseline, budget {budget_pt:g} pt; peak MiB is the whole serving process."
+            f"Δ pt: accuracy change vs the baseline on the same rows, with its paired 95 % "
+            f"interval (Tango's score interval); a variant is within the {budget_pt:g}-pt budget "
+            "when the interval's worst end is; peak MiB is the whole serving process."
         ),
     )
 

@@ -304,6 +304,9 @@ class Profile:
     and running the model added to it. ``method`` says how an estimate was
     made; ``variant_key`` is the build of the variant that was measured and
     ``data`` names the rows (source and digest), so a stale profile is seen.
+    ``discordant`` counts the test rows only the baseline got right and those only
+    this variant got right (None for the baseline and for older profiles): the
+    paired interval of the accuracy drop is computed from them.
     """
 
     variant: str
@@ -335,3 +338,4 @@ class Profile:
     method: str = ""
     variant_key: str = ""
     data: str = ""
+    discordant: tuple[int, int] | None = None

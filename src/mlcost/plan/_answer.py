@@ -1,104 +1,43 @@
 """From a search to an answer: the winner, the waterfall that reaches it, and what else was weighed.
 
-The waterfall is a chain of ever wider searches over the same simulated candidates,
-so every bar is a configuration that meets the SLO and the bars only fall:
-
-1. the current setup, at its catalog (or stated) price;
-2. autoscaling: the current model on the current machine type and pricing, autoscaled;
-3. spot: the same, with spot or mixed pricing allowed;
-4. compression and hardware change: any variant within the floor on any allowed machine;
-5. anything further (a commitment on the always-on baseline): the winner.
-
-A bar whose search finds nothing that meets the SLO is shown as not reachable and
-the chain goes on from the bar before it.
+The winner is the cheapest candidate the full latency model confirms; around it the
+Plan shows the runners-up (the best other option per variant, pricing, machine type
+and platform, and the nearest cheaper miss, each with why it lost), the Pareto front,
+the best option of every platform, a commitment on the always-on nodes, the winner's
+sensitivity, how old its prices are, and the savings waterfall (``_waterfall``).
+When nothing meets the SLO, ``binding_constraint`` names what to relax.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 
 from mlcost.catalog import Catalog
 from mlcost.core import (
     PLATFORMS,
-    BillLine,
-    CostBreakdown,
     Plan,
     PlanError,
     PlanOption,
     SavingsPlanAdvice,
     SensitivityRow,
     SloResult,
-    SpotRisk,
-    WaterfallBar,
 )
 from mlcost.cost import HOURS_PER_MONTH
-from mlcost.plan._bill import fixed_costs, storage_and_transfer_lines
-from mlcost.plan._platform import fleet_lines
-from mlcost.plan._risk import Months, check_exactly, is_spot, over_seeds, sensitivity
+from mlcost.plan._checked import Checked, rank, to_option
+from mlcost.plan._risk import is_spot, sensitivity
 from mlcost.plan._search import Candidate, Search
+from mlcost.plan._waterfall import waterfall
 
 _RUNNERS_UP = 8
-
-
-@dataclass(slots=True)
-class _Checked:
-    """Exact SLO results, computed once per simulated month (spot ones over many seeds)."""
-
-    search: Search
-    results: dict[int, SloResult]
-    months: dict[tuple[int, str], Months]
-
-    def slo(self, candidate: Candidate) -> SloResult:
-        if candidate.slo is not None:
-            return candidate.slo
-        if is_spot(candidate):
-            return self.over_seeds(candidate).slo
-        key = id(candidate.run)  # platforms share one fleet run, and so its SLO result
-        if key not in self.results:
-            self.results[key] = check_exactly(candidate, self.search)
-        return self.results[key]
-
-    def over_seeds(self, candidate: Candidate) -> Months:
-        key = (id(candidate.run), candidate.platform)
-        if key not in self.months:
-            self.months[key] = over_seeds(candidate, self.search)
-        return self.months[key]
-
-    def risk(self, candidate: Candidate) -> SpotRisk | None:
-        return self.over_seeds(candidate).risk if is_spot(candidate) else None
-
-    def cheapest(self, pool: Sequence[Candidate]) -> tuple[Candidate, SloResult] | None:
-        """The cheapest screened-in candidate of ``pool`` that the exact check confirms.
-
-        Candidates are checked in rank order until one is confirmed, so usually only the
-        first gets the full latency model.
-        """
-        ranked = sorted((c for c in pool if c.is_screened_in), key=_rank)
-        for candidate in ranked:
-            result = self.slo(candidate)
-            if result.is_met:
-                return candidate, result
-        return None
-
-
-def _rank(candidate: Candidate) -> tuple[float, float, int, str, str]:
-    """Cheapest first; on a tie the lower p99, then autoscaled (it follows traffic growth)."""
-    return (
-        round(candidate.monthly_usd, 2),
-        candidate.speed.replica.latency_ms_p99,
-        0 if candidate.scaling == "autoscaled" else 1,
-        candidate.speed.offer.instance_type,
-        candidate.platform,
-    )
 
 
 def answer(
     search: Search, catalog: Catalog, *, current_variant: str, today: date | None = None
 ) -> Plan:
     """The Plan for ``search``; raises PlanError naming the binding constraint when none fits."""
-    checked = _Checked(search, {}, {})
+    checked = Checked(search, {}, {})
     found = checked.cheapest(search.candidates)
     if found is None:
         raise PlanError(binding_constraint(search))
@@ -107,7 +46,7 @@ def answer(
     winner_option = to_option(winner, winner_slo, risk=checked.risk(winner))
     runners = _runners_up(winner, search, checked)
     pareto = _pareto(met, checked)
-    waterfall, waterfall_notes = _waterfall(search, catalog, checked, current_variant)
+    bars, waterfall_notes = waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
     requests_per_month = search.requests_per_month
     return Plan(
@@ -120,7 +59,7 @@ def answer(
         winner=winner_option,
         runners_up=runners,
         pareto=pareto,
-        waterfall=waterfall,
+        waterfall=bars,
         savings_plan=_savings_plan(winner, catalog),
         platforms=_best_per_platform(winner, search, checked),
         is_estimated=is_estimated,
@@ -137,9 +76,7 @@ def answer(
     )
 
 
-def _sensitivity(
-    winner: Candidate, search: Search, checked: _Checked
-) -> tuple[SensitivityRow, ...]:
+def _sensitivity(winner: Candidate, search: Search, checked: Checked) -> tuple[SensitivityRow, ...]:
     """The winner's sensitivity; a serverless winner also shows the best spot machine option's,
     so the spot risk it avoids is on the page."""
     rows = sensitivity(winner, search, checked.over_seeds(winner) if is_spot(winner) else None)
@@ -203,7 +140,7 @@ def _why_not(candidate: Candidate, slo: SloResult, winner: Candidate) -> str:
     return f"costs ${extra:,.2f}/month more (+{share:.0%})"
 
 
-def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[PlanOption, ...]:
+def _runners_up(winner: Candidate, search: Search, checked: Checked) -> tuple[PlanOption, ...]:
     """The best other option per variant, per pricing, per machine type; and a cheaper miss."""
     groups: list[Callable[[Candidate], object]] = [
         lambda c: c.speed.variant.name,
@@ -214,7 +151,7 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
     chosen: list[Candidate] = []
     for key in groups:
         seen = {key(winner)}
-        for candidate in sorted(search.candidates, key=_rank):
+        for candidate in sorted(search.candidates, key=rank):
             if not candidate.is_screened_in or key(candidate) in seen or candidate is winner:
                 continue
             seen.add(key(candidate))
@@ -228,7 +165,7 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
     if cheaper_misses:
         chosen.append(max(cheaper_misses, key=lambda c: c.monthly_usd))  # the nearest miss
     options = []
-    for candidate in sorted(chosen, key=_rank)[:_RUNNERS_UP]:
+    for candidate in sorted(chosen, key=rank)[:_RUNNERS_UP]:
         slo = checked.slo(candidate)
         options.append(
             to_option(
@@ -241,7 +178,7 @@ def _runners_up(winner: Candidate, search: Search, checked: _Checked) -> tuple[P
     return tuple(options)
 
 
-def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ...]:
+def _pareto(met: Sequence[Candidate], checked: Checked) -> tuple[PlanOption, ...]:
     """Options no other beats on all of cost, replica p99 latency and accuracy."""
 
     def point(c: Candidate) -> tuple[float, float, float]:
@@ -259,206 +196,6 @@ def _pareto(met: Sequence[Candidate], checked: _Checked) -> tuple[PlanOption, ..
         if slo.is_met:
             options.append(to_option(candidate, slo, risk=checked.risk(candidate)))
     return tuple(options)
-
-
-# The waterfall's dimensions, each one change a bar may make, with its label.
-_CHANGES: tuple[tuple[str, str], ...] = (
-    ("scaling", "autoscaling"),
-    ("pricing", "spot"),
-    ("commitment", "commitment"),
-    ("variant", "compression"),
-    ("machine", "hardware change"),
-    ("provider", "provider change"),
-    ("platform", "platform change"),
-)
-
-
-def _dimension(candidate: Candidate, change: str) -> object:
-    """The value of one waterfall dimension for a candidate; None where it has none."""
-    offer = candidate.speed.offer
-    serverless = candidate.platform == "serverless"
-    values: dict[str, object] = {
-        "scaling": None if serverless else candidate.scaling,
-        # A commitment covers on-demand nodes: its own dimension, on-demand here.
-        "pricing": None if serverless else candidate.pricing.replace("savings", "on-demand"),
-        "commitment": candidate.pricing == "savings",
-        "variant": candidate.speed.variant.name,
-        "machine": None if serverless else (offer.region, offer.instance_type),
-        "provider": offer.provider,
-        "platform": candidate.platform,
-    }
-    return values[change]
-
-
-def _waterfall(
-    search: Search, catalog: Catalog, checked: _Checked, current_variant: str
-) -> tuple[tuple[WaterfallBar, ...], tuple[str, ...]]:
-    """Today's bill, then one change per bar, the change that saves most first.
-
-    Each bar frees one dimension of today's setup (scaling, spot pricing, a
-    commitment, the variant, the machine, the provider, the platform) and takes the
-    cheapest candidate that keeps the others as they are and meets the SLO. A
-    dimension the workload does not allow is left out with the reason; dimensions
-    that save nothing on their own are freed together at the end, where a
-    combination (another variant on another platform) may save more.
-    """
-    workload = search.workload
-    current = workload.current
-    if current is None:
-        return (), ()
-    today = _today(search, catalog, current_variant)
-    bars = [
-        WaterfallBar(
-            f"today: {current.count:g} x {current.instance_type} {current.pricing}, "
-            f"{current.scaling}, {today.platform_service}",
-            today.cost.total_usd_per_month,
-            0.0,
-            None,
-            today.basis,
-            today.cost,
-        )
-    ]
-    fixed: dict[str, object] = {
-        "scaling": current.scaling,
-        "pricing": "spot" if current.pricing == "spot" else "on-demand",
-        "commitment": current.pricing.startswith("savings"),
-        "variant": current_variant,
-        "machine": (current.region, current.instance_type),
-        "provider": current.provider,
-        "platform": current.platform,
-    }
-    notes: list[str] = []
-    rules = workload.constraints
-    if rules.max_spot_share == 0.0:
-        notes.append("waterfall: no spot bar: constraints.max_spot_share is 0 (spot not allowed)")
-    if not rules.commitments:
-        notes.append("waterfall: no commitment bar: constraints.commitments allows none")
-    open_changes = list(_CHANGES)
-
-    def pool(free: set[str]) -> list[Candidate]:
-        """Candidates that keep today's value on every dimension not in ``free``."""
-        return [
-            c
-            for c in search.candidates
-            if all(
-                key in free
-                or _dimension(c, key) == value
-                or (_dimension(c, key) is None and "platform" in free)
-                for key, value in fixed.items()
-            )
-        ]
-
-    previous = today.cost.total_usd_per_month
-    free: set[str] = set()
-    while open_changes:
-        best: tuple[float, str, str, Candidate, SloResult] | None = None
-        for key, label in open_changes:
-            trial = free | {key} | ({"machine"} if key == "provider" else set())
-            found = checked.cheapest(pool(trial))
-            if found is not None and (best is None or found[0].monthly_usd < best[0]):
-                best = (found[0].monthly_usd, key, label, found[0], found[1])
-        if best is None or best[0] > previous - 0.005:
-            break
-        _, key, label, candidate, slo = best
-        free |= {key} | ({"machine"} if key == "provider" else set())
-        open_changes = [(k, lab) for k, lab in open_changes if k not in free]
-        bars.append(_bar(label, candidate, slo, previous, checked))
-        previous = candidate.monthly_usd
-    if open_changes:
-        found = checked.cheapest(pool(free | {k for k, _ in open_changes}))
-        if found is not None and found[0].monthly_usd < previous - 0.005:
-            label = " + ".join(lab for _, lab in open_changes)
-            bars.append(_bar(label, found[0], found[1], previous, checked))
-    return tuple(bars), tuple(notes)
-
-
-@dataclass(frozen=True, slots=True)
-class _Today:
-    cost: CostBreakdown
-    basis: str
-    platform_service: str
-
-
-def _today(search: Search, catalog: Catalog, current_variant: str) -> _Today:
-    """Today's setup billed like a candidate: its machines, its platform, storage, transfer."""
-    workload = search.workload
-    current = workload.current
-    assert current is not None
-    offer = catalog.offer(current.instance_type, region=current.region, provider=current.provider)
-    price = current.usd_per_hour
-    basis = "stated by the user" if price is not None else "catalog list price"
-    if offer is None:
-        raise PlanError(
-            f"current: {current.instance_type} is not in the catalog for {current.provider} "
-            f"{current.region}; import its price (mlcost catalog import) so its platform, "
-            "storage and transfer can be billed too"
-        )
-    if price is None:
-        wanted = offer.usd_per_hour(is_spot=current.pricing == "spot")
-        if wanted is None:
-            raise PlanError(
-                f"current: the catalog has no {current.pricing} price for {current.instance_type}; "
-                "give current.usd_per_hour"
-            )
-        price = wanted
-    pricing = "spot" if current.pricing == "spot" else "on-demand"
-    node_hours = current.count * HOURS_PER_MONTH
-    source = "your stated price (current.usd_per_hour)" if current.usd_per_hour else offer.source
-    compute = BillLine(
-        "compute",
-        f"{current.instance_type} {current.pricing}",
-        node_hours,
-        "node-hour",
-        price,
-        node_hours * price,
-        source,
-        None if current.usd_per_hour else offer.as_of,
-        pricing=pricing,
-    )
-    size = next(
-        (s.variant.size_bytes for s in search.speeds if s.variant.name == current_variant), 0
-    )
-    fixed = fixed_costs(
-        workload,
-        offer,
-        artifact_bytes=size,
-        requests_per_month=search.requests_per_month,
-        catalog=catalog,
-        settings=search.settings.bill,
-    )
-    extra, notes = storage_and_transfer_lines(fixed, node_hours_per_month=node_hours)
-    costs = search.platforms.costs(current.platform, current.provider, current.region)
-    lines = costs.fixed + fleet_lines(
-        costs, node_hours_per_month=node_hours, node_launches_per_month=0.0, pulled_gb=0.0
-    )
-    cost = CostBreakdown((compute, *extra, *lines), notes + costs.assumptions)
-    return _Today(
-        cost, f"{basis}; platform, storage and transfer billed as for the plan", costs.service
-    )
-
-
-def _bar(
-    label: str, candidate: Candidate, slo: SloResult, previous: float, checked: _Checked
-) -> WaterfallBar:
-    option = to_option(candidate, slo, risk=checked.risk(candidate))
-    return WaterfallBar(
-        f"{label}: {_describe(option)}",
-        option.monthly_usd,
-        previous - option.monthly_usd,
-        option,
-        f"simulated, speed {option.speed_basis}",
-        option.cost,
-    )
-
-
-def _describe(option: PlanOption) -> str:
-    if option.platform == "serverless":
-        return f"{option.variant} on {option.platform_service}, per request"
-    pricing = option.commitment or option.pricing
-    return (
-        f"{option.variant} on {option.nodes_mean:.1f} x {option.offer.instance_type} on average, "
-        f"{pricing}, {option.scaling}, {option.platform_service}"
-    )
 
 
 def _savings_plan(winner: Candidate, catalog: Catalog) -> SavingsPlanAdvice | None:
@@ -489,7 +226,7 @@ def _savings_plan(winner: Candidate, catalog: Catalog) -> SavingsPlanAdvice | No
 
 
 def _best_per_platform(
-    winner: Candidate, search: Search, checked: _Checked
+    winner: Candidate, search: Search, checked: Checked
 ) -> tuple[PlanOption, ...]:
     """The cheapest option of every platform weighed that meets the SLO, the winner's included."""
     options = []
@@ -556,47 +293,4 @@ def binding_constraint(search: Search) -> str:
         f"binding constraint: the latency SLO {target} over the month: candidates pass the "
         "per-minute screen but too many requests are slower than the SLO; relax slo.latency_ms "
         "or raise constraints.min_replicas"
-    )
-
-
-def to_option(
-    candidate: Candidate, slo: SloResult, *, why_not: str = "", risk: SpotRisk | None = None
-) -> PlanOption:
-    """The Plan's record of one candidate."""
-    speed, run = candidate.speed, candidate.run
-    nodes = run.on_demand_nodes + run.spot_nodes
-    node_minutes = float(nodes.sum())
-    return PlanOption(
-        variant=speed.variant.name,
-        offer=speed.offer,
-        pricing=candidate.pricing,
-        scaling=candidate.scaling,
-        commitment=candidate.commitment,
-        accuracy=speed.accuracy,
-        latency_ms_p50=speed.replica.latency_ms_p50,
-        latency_ms_p99=speed.replica.latency_ms_p99,
-        speed_basis=speed.replica.basis,
-        speed_method=speed.replica.method,
-        confirm_by=speed.replica.confirm_by,
-        pods_per_node=speed.pods_per_node,
-        replicas_min=int(run.ready_replicas.min()),
-        replicas_mean=float(run.desired_replicas.mean()),
-        replicas_max=int(run.desired_replicas.max()),
-        nodes_mean=float(nodes.mean()),
-        nodes_max=int(nodes.max()),
-        always_on_nodes=int(run.always_on_nodes),
-        spot_node_share=float(run.spot_nodes.sum()) / node_minutes if node_minutes else 0.0,
-        interruptions_expected=float(run.expected_interruptions),
-        cost=candidate.cost,
-        monthly_usd=candidate.monthly_usd,
-        slo=slo,
-        why_not=why_not,
-        spare_nodes=candidate.spare_nodes,
-        platform=candidate.platform,
-        platform_service=candidate.platform_service,
-        cold_starts_expected=candidate.cold_starts,
-        cold_start_ms=candidate.cold_start_ms,
-        spot_risk=risk,
-        spot_types=candidate.spot_types,
-        prerequisites=candidate.prerequisites,
     )

@@ -31,6 +31,11 @@ fleet owes at its end less what it owed at its start, so a debt carried from
 month to month is counted once and a month of surplus is never left out.
 Only a fleet that somewhere uses more than it earns
 needs the minute loop; the rest returns at once.
+
+The search applies the model to each simulated fleet on a burstable machine:
+``fleet_credits`` runs its month of credits, ``surplus_line`` bills the surplus
+CPU (its catalog price), and ``fleet_prerequisites`` says what must be set for
+the fleet to run as simulated.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+
+from mlcost.catalog import Catalog, instance_family, machine_spec
+from mlcost.core import BillLine, Workload
+from mlcost.plan._bill import month_factor
+from mlcost.plan._fleet import FleetRun
+from mlcost.plan._speeds import Speed
 
 CreditMode = Literal["unlimited", "standard"]
 CREDIT_MODES: tuple[CreditMode, ...] = ("unlimited", "standard")
@@ -214,3 +225,80 @@ def burstable_prerequisites(
         f"{baseline_share:.0%} baseline, which needs more nodes than this bill"
     )
     return credit, hpa
+
+
+_SURPLUS_ITEMS = {
+    "t3": "t3-unlimited-surplus-vcpu-hour",
+    "t3a": "t3-unlimited-surplus-vcpu-hour",
+    "t4g": "t4g-unlimited-surplus-vcpu-hour",
+}
+
+
+def fleet_credits(
+    speed: Speed, run: FleetRun, arrivals: npt.NDArray[np.float64], workload: Workload
+) -> CreditRun | None:
+    """The fleet's CPU credits over the horizon; None for a machine that is not burstable."""
+    machine = machine_spec(speed.offer)
+    if machine is None or not machine.is_burstable:
+        return None
+    nodes = run.on_demand_nodes + run.spot_nodes
+    return credit_run(
+        used_vcpus(
+            arrivals, nodes, busy_vcpu_s_per_request=speed.service.mean_s * speed.replica.vcpus
+        ),
+        nodes,
+        node_vcpus=speed.offer.vcpus,
+        baseline_share=machine.baseline_share,
+        mode=workload.platform.credit_mode,
+    )
+
+
+def fleet_prerequisites(
+    speed: Speed, credits: CreditRun, workload: Workload, *, target_utilisation: float
+) -> tuple[str, ...]:
+    """What a burstable fleet of ``speed`` needs to run as simulated (``burstable_prerequisites``)."""
+    machine = machine_spec(speed.offer)
+    assert machine is not None
+    return burstable_prerequisites(
+        instance_type=speed.offer.instance_type,
+        mode=workload.platform.credit_mode,
+        baseline_share=machine.baseline_share,
+        node_vcpus=speed.offer.vcpus,
+        pods_per_node=speed.pods_per_node,
+        replica_vcpus=speed.replica.vcpus,
+        requests_per_replica_s=target_utilisation / speed.service.mean_s,
+        credits=credits,
+    )
+
+
+def surplus_line(
+    speed: Speed, credits: CreditRun, workload: Workload, catalog: Catalog
+) -> BillLine:
+    """The surplus-credit line of a burstable fleet ($0 in standard mode or within the baseline)."""
+    offer = speed.offer
+    machine = machine_spec(offer)
+    assert machine is not None
+    item = _SURPLUS_ITEMS.get(instance_family(offer.provider, offer.instance_type))
+    price = catalog.prices.platform_price(offer.provider, item) if item else None
+    hours = credits.surplus_vcpu_hours * month_factor(workload.horizon_days)
+    usd_per_unit = price.usd if price is not None else 0.0
+    mode = workload.platform.credit_mode
+    note = (
+        "credit balance simulated per minute: earned at the baseline, spent by requests and "
+        "daemons; surplus beyond 24 h of earnings, or owed by a node removed, is charged"
+        if mode == "unlimited"
+        else f"standard credit mode: no surplus; held to the baseline in "
+        f"{credits.throttled_minutes:,} minutes of the simulated month"
+    )
+    return BillLine(
+        "compute",
+        f"{offer.instance_type} {mode}-mode surplus CPU (baseline {machine.baseline_share:.0%} per vCPU)",
+        hours,
+        "vCPU-hour",
+        usd_per_unit,
+        hours * usd_per_unit,
+        price.source if price is not None else "no surplus-credit price in the catalog",
+        price.as_of if price is not None else None,
+        note,
+        pricing="surplus",
+    )

@@ -10,7 +10,7 @@ ones, the Pareto front and the waterfall's steps are then checked with the full
 latency model, which also counts the requests slower than the SLO.
 
 A simulated fleet is priced once per allowed platform (managed Kubernetes or a VM
-group: the same nodes, other lines around them, ``plan/_platform.py``); serverless
+group: the same nodes, other lines around them, ``plan/_platform_pricer.py``); serverless
 candidates are simulated apart (``plan/_serverless.py``) and carry their SLO result.
 Commitments are searched only for the terms ``constraints.commitments`` allows.
 """
@@ -21,21 +21,12 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
-from mlcost.catalog import (
-    INTERRUPTION_DATA,
-    Catalog,
-    instance_family,
-    interruption_data_age_days,
-    machine_spec,
-    matches_accelerator,
-)
+from mlcost.catalog import Catalog, matches_accelerator
 from mlcost.core import (
-    BillLine,
     CostBreakdown,
     Offer,
     PlanError,
@@ -47,9 +38,9 @@ from mlcost.core import (
     Variant,
     Workload,
 )
-from mlcost.cost import HOURS_PER_MONTH, interruptions_per_hour, monthly_interruption_share
+from mlcost.cost import HOURS_PER_MONTH, interruptions_per_hour
 from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, month_factor
-from mlcost.plan._credits import CreditRun, burstable_prerequisites, credit_run, used_vcpus
+from mlcost.plan._credits import CreditRun, fleet_credits, fleet_prerequisites, surplus_line
 from mlcost.plan._estimate import Unfit
 from mlcost.plan._fleet import (
     DEFAULT_SPOT_INTERRUPTION_BUCKET,
@@ -59,7 +50,7 @@ from mlcost.plan._fleet import (
     SpotPolicy,
     simulate_fleet,
 )
-from mlcost.plan._platform import IMAGE_GB, PlatformCosts, fleet_lines, platform_costs
+from mlcost.plan._platform_pricer import Platforms
 from mlcost.plan._serverless import FunctionOption, function_options
 from mlcost.plan._speeds import CapacityTables, Speed, least_replicas, speed_on
 from mlcost.plan._spot_pools import diversified, spread_over_zones
@@ -139,7 +130,7 @@ class Search:
     unfit: tuple[Unfit, ...]
     allowed_minutes: int
     seconds: float
-    platforms: _Platforms
+    platforms: Platforms
     settings: SearchSettings
 
 
@@ -188,7 +179,7 @@ def run_search(
             else:
                 speeds.append(speed)
     allowed = math.floor(settings.allowed_minute_share * arrivals.size)
-    platforms = _Platforms(workload, catalog, arrivals, requests_per_month)
+    platforms = Platforms(workload, catalog, arrivals, requests_per_month)
     candidates = [
         candidate
         for speed in speeds
@@ -393,7 +384,7 @@ def simulate(
         )
         ready = np.minimum(run.ready_replicas, len(speed.capacity_per_s) - 1)
         slow = arrivals > speed.capacity_per_s[ready]
-        credits = _credits(speed, run, arrivals, workload)
+        credits = fleet_credits(speed, run, arrivals, workload)
         if credits is not None:
             slow |= credits.throttled
         return run, int(np.count_nonzero(slow)), credits
@@ -428,8 +419,10 @@ def simulate(
     cost = bill(compute, speed.fixed, horizon_days=workload.horizon_days)
     prerequisites: tuple[str, ...] = ()
     if credits is not None:
-        cost = cost.with_lines((_surplus_line(speed, credits, workload, catalog),))
-        prerequisites = _burstable_prerequisites(speed, credits, workload, settings)
+        cost = cost.with_lines((surplus_line(speed, credits, workload, catalog),))
+        prerequisites = fleet_prerequisites(
+            speed, credits, workload, target_utilisation=settings.target_utilisation
+        )
     return Candidate(
         speed,
         kind,
@@ -444,99 +437,6 @@ def simulate(
         credits=credits,
         prerequisites=prerequisites,
     )
-
-
-class _Platforms:
-    """Prices simulated fleets on every allowed platform; platform bills are built once per region."""
-
-    def __init__(
-        self, workload: Workload, catalog: Catalog, arrivals: FloatArray, requests_per_month: float
-    ) -> None:
-        self._workload = workload
-        self.catalog = catalog
-        self._arrivals = arrivals
-        self._requests_per_month = requests_per_month
-        self._factor = month_factor(workload.horizon_days)
-        self._allowed: tuple[Platform, ...] = tuple(
-            p for p in workload.platform.allowed if p != "serverless"
-        )
-        self._found: dict[tuple[Platform, str, str], PlatformCosts] = {}
-        self.today = date.today()
-
-    def costs(self, platform: Platform, provider: str, region: str) -> PlatformCosts:
-        key = (platform, provider, region)
-        if key not in self._found:
-            self._found[key] = platform_costs(
-                platform,
-                provider=provider,
-                region=region,
-                workload=self._workload,
-                catalog=self.catalog,
-                arrivals_per_s=self._arrivals,
-                requests_per_month=self._requests_per_month,
-            )
-        return self._found[key]
-
-    def priced_on(self, candidate: Candidate, platform: Platform) -> Candidate:
-        """``candidate`` (simulated, not yet on a platform) priced on one platform."""
-        for priced in self.priced(
-            candidate, variant_bytes=candidate.speed.variant.size_bytes, platforms=(platform,)
-        ):
-            return priced
-        raise PlanError(f"platform {platform!r} is not one a fleet runs on")
-
-    def interruption_basis(self, offer: Offer) -> str:
-        """Which interruption rate a spot offer was simulated at, and how old its data is."""
-        bucket = offer.interruption_bucket or DEFAULT_SPOT_INTERRUPTION_BUCKET
-        data = INTERRUPTION_DATA
-        age = interruption_data_age_days(self.today)
-        where = (
-            f"AWS Spot Instance Advisor bucket {bucket}"
-            if offer.interruption_bucket
-            else f"no interruption data for {offer.provider} {offer.instance_type}: the "
-            f"{bucket} bucket assumed"
-        )
-        stale = (
-            f" (WARNING: over {STALE_DATA_DAYS} days; the Advisor's buckets move month to month)"
-            if age > STALE_DATA_DAYS
-            else ""
-        )
-        return (
-            f"{where}, read at its upper edge ({monthly_interruption_share(bucket):.0%} of "
-            f"instances a month); data of {data.as_of} ({data.window}), {age} days old{stale}"
-        )
-
-    def priced(
-        self,
-        candidate: Candidate,
-        *,
-        variant_bytes: int,
-        platforms: tuple[Platform, ...] | None = None,
-    ) -> Iterator[Candidate]:
-        """``candidate`` once per allowed machine platform, its bill with the platform's lines."""
-        offer = candidate.speed.offer
-        run = candidate.run
-        node_hours = (run.on_demand_node_hours + run.spot_node_hours) * self._factor
-        launches = 0.0
-        if self._workload.platform.nat_gateways:
-            nodes = run.on_demand_nodes + run.spot_nodes
-            launches = (
-                float(np.maximum(np.diff(nodes), 0).sum()) + run.interruptions
-            ) * self._factor
-        for platform in self._allowed if platforms is None else platforms:
-            costs = self.costs(platform, offer.provider, offer.region)
-            lines = costs.fixed + fleet_lines(
-                costs,
-                node_hours_per_month=node_hours,
-                node_launches_per_month=launches,
-                pulled_gb=IMAGE_GB + variant_bytes / 1e9,
-            )
-            yield replace(
-                candidate,
-                cost=candidate.cost.with_lines(lines, costs.assumptions),
-                platform=platform,
-                platform_service=costs.service,
-            )
 
 
 def _regions(offers: Sequence[Offer]) -> dict[str, tuple[str, ...]]:
@@ -575,83 +475,3 @@ def _serverless_candidate(function: FunctionOption) -> Candidate:
         cold_starts=function.cold_starts,
         cold_start_ms=function.cold_start_ms,
     )
-
-
-_SURPLUS_ITEMS = {
-    "t3": "t3-unlimited-surplus-vcpu-hour",
-    "t3a": "t3-unlimited-surplus-vcpu-hour",
-    "t4g": "t4g-unlimited-surplus-vcpu-hour",
-}
-
-
-def _credits(
-    speed: Speed, run: FleetRun, arrivals: FloatArray, workload: Workload
-) -> CreditRun | None:
-    """The fleet's CPU credits over the horizon; None for a machine that is not burstable."""
-    machine = machine_spec(speed.offer)
-    if machine is None or not machine.is_burstable:
-        return None
-    nodes = run.on_demand_nodes + run.spot_nodes
-    return credit_run(
-        used_vcpus(
-            arrivals, nodes, busy_vcpu_s_per_request=speed.service.mean_s * speed.replica.vcpus
-        ),
-        nodes,
-        node_vcpus=speed.offer.vcpus,
-        baseline_share=machine.baseline_share,
-        mode=workload.platform.credit_mode,
-    )
-
-
-def _burstable_prerequisites(
-    speed: Speed, credits: CreditRun, workload: Workload, settings: SearchSettings
-) -> tuple[str, ...]:
-    machine = machine_spec(speed.offer)
-    assert machine is not None
-    return burstable_prerequisites(
-        instance_type=speed.offer.instance_type,
-        mode=workload.platform.credit_mode,
-        baseline_share=machine.baseline_share,
-        node_vcpus=speed.offer.vcpus,
-        pods_per_node=speed.pods_per_node,
-        replica_vcpus=speed.replica.vcpus,
-        requests_per_replica_s=settings.target_utilisation / speed.service.mean_s,
-        credits=credits,
-    )
-
-
-def _surplus_line(
-    speed: Speed, credits: CreditRun, workload: Workload, catalog: Catalog
-) -> BillLine:
-    """The surplus-credit line of a burstable fleet ($0 in standard mode or within the baseline)."""
-    offer = speed.offer
-    machine = machine_spec(offer)
-    assert machine is not None
-    item = _SURPLUS_ITEMS.get(instance_family(offer.provider, offer.instance_type))
-    price = catalog.prices.platform_price(offer.provider, item) if item else None
-    hours = credits.surplus_vcpu_hours * month_factor(workload.horizon_days)
-    usd_per_unit = price.usd if price is not None else 0.0
-    mode = workload.platform.credit_mode
-    note = (
-        "credit balance simulated per minute: earned at the baseline, spent by requests and "
-        "daemons; surplus beyond 24 h of earnings, or owed by a node removed, is charged"
-        if mode == "unlimited"
-        else f"standard credit mode: no surplus; held to the baseline in "
-        f"{credits.throttled_minutes:,} minutes of the simulated month"
-    )
-    return BillLine(
-        "compute",
-        f"{offer.instance_type} {mode}-mode surplus CPU (baseline {machine.baseline_share:.0%} per vCPU)",
-        hours,
-        "vCPU-hour",
-        usd_per_unit,
-        hours * usd_per_unit,
-        price.source if price is not None else "no surplus-credit price in the catalog",
-        price.as_of if price is not None else None,
-        note,
-        pricing="surplus",
-    )
-
-
-# Interruption data older than this is flagged: the Advisor's buckets move month to month.
-STALE_DATA_DAYS = 90

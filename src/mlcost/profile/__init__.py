@@ -12,7 +12,7 @@ from mlcost.profile._profile import (
     Measured,
     profile_variant,
 )
-from mlcost.profile._recommend import Verdict, recommend
+from mlcost.profile._recommend import Verdict, recommend, resolution_note
 from mlcost.profile._stats import (
     Accuracy,
     PairedComparison,
@@ -36,4 +36,5 @@ __all__ = [
     "measure_here",
     "profile_variant",
     "recommend",
+    "resolution_note",
 ]

@@ -137,4 +137,7 @@ def _to_profile(
         measured_at=datetime.now(UTC),
         variant_key=str(variant.recipe.get("key", "")),
         data=data_key,
+        discordant=(
+            (comparison.only_baseline_right, comparison.only_variant_right) if comparison else None
+        ),
     )
