@@ -219,8 +219,9 @@ def burstable_prerequisites(
             f"{credits.throttled_minutes:,} minutes of the simulated month, counted against the SLO"
         )
     hpa = (
-        f"an HPA on requests per second (or in-flight requests), {requests_per_replica_s:,.1f} "
-        "per replica, as simulated; a CPU-utilisation target would have to stay at or below "
+        f"scale on requests per second, {requests_per_replica_s:,.1f} per replica, as simulated "
+        "(an HPA on requests or in-flight requests; a VM group's target tracking on "
+        "ALBRequestCountPerTarget); a CPU-utilisation target would have to stay at or below "
         f"{max(per_pod, 0.0):.0%} of the pod's vCPUs to keep the nodes inside their "
         f"{baseline_share:.0%} baseline, which needs more nodes than this bill"
     )
