@@ -16,9 +16,9 @@ from mlcost.compress import (
     export_onnx,
     int8_settings,
     optimize_transformer,
-    quantize_dynamic_int8,
     run_onnx,
 )
+from mlcost.compress._recipes import build_dynamic, dynamic_recipes
 from mlcost.core import CompressError
 from mlcost.runtime import read_cpu_features
 
@@ -56,18 +56,41 @@ def test_fusions_keep_the_outputs(tiny: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(run_onnx(fused, feeds()), run_onnx(exported, feeds()), atol=1e-4)
 
 
-def test_int8_is_smaller_and_close_to_its_parent(tiny: Path, tmp_path: Path) -> None:
-    exported, fused, int8 = tmp_path / "model.onnx", tmp_path / "fused.onnx", tmp_path / "int8.onnx"
+def test_every_dynamic_recipe_is_smaller_and_close_to_its_parent(
+    tiny: Path, tmp_path: Path
+) -> None:
+    exported, fused = tmp_path / "model.onnx", tmp_path / "fused.onnx"
     export_onnx(tiny, exported)
     optimize_transformer(exported, fused, num_heads=2, hidden_size=32)
-    quantize_dynamic_int8(fused, int8, int8_settings(read_cpu_features(AVX2_CPU)))
     import onnx
 
-    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
-    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
-    assert int8.stat().st_size < fused.stat().st_size
-    parent, child = run_onnx(fused, feeds()), run_onnx(int8, feeds())
-    assert np.abs(child - parent).max() < 0.1 * max(1.0, float(np.abs(parent).max()))
+    parent = run_onnx(fused, feeds())
+    recipes = dynamic_recipes(read_cpu_features(AVX2_CPU))
+    for index, recipe in enumerate(recipes):
+        int8 = tmp_path / f"int8-{index}.onnx"
+        build_dynamic(recipe, fused=fused, plain=exported, out=int8)
+        ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+        assert "DynamicQuantizeLinear" in ops or "QAttention" in ops, recipe.name
+        assert ("QAttention" in ops) == (recipe.graph == "fused"), recipe.name
+        source = exported if recipe.graph == "unfused" else fused
+        assert int8.stat().st_size < source.stat().st_size, recipe.name
+        child = run_onnx(int8, feeds())
+        assert np.abs(child - parent).max() < 0.1 * max(1.0, float(np.abs(parent).max()))
+
+
+def test_the_recipe_space_is_pruned_by_instruction_set() -> None:
+    avx2 = dynamic_recipes(read_cpu_features(AVX2_CPU))
+    vnni = dynamic_recipes(read_cpu_features(VNNI_CPU))
+    # 7-bit weights only where AVX2's 16-bit sums could saturate; the same graphs either way.
+    assert all(r.reduce_range for r in avx2) and not any(r.reduce_range for r in vnni)
+    assert [(r.graph, r.per_channel) for r in avx2] == [(r.graph, r.per_channel) for r in vnni]
+    assert {(r.graph, r.per_channel) for r in vnni} == {
+        ("fused", True),
+        ("fused", False),
+        ("unfused", True),
+        ("unfused", False),
+    }
+    assert len({r.name for r in vnni}) == len(vnni)
 
 
 def test_a_folder_that_is_not_a_model_cannot_be_exported(tmp_path: Path) -> None:

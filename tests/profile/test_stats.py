@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcost.core import paired_drop_ci
 from mlcost.profile import (
     accuracy_with_ci,
     compare_with_baseline,
@@ -16,7 +17,6 @@ from mlcost.profile import (
     recommend,
     resolution_note,
 )
-from mlcost.profile._stats import paired_drop_ci
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_store_variants import profile

@@ -249,6 +249,14 @@ def show_comparison(
     console.print(f"[bold green]recommended: {best.variant}[/] - {best.reason}")
 
 
+def method_label(variant: Variant) -> str:
+    """The variant's method, and for an INT8 the recipe and runtime its search chose."""
+    chosen = variant.recipe.get("int8")
+    if not isinstance(chosen, dict):
+        return variant.method
+    return f"{variant.method}: {chosen.get('name', '?')}"
+
+
 def _drop(verdict: Verdict) -> str:
     """The accuracy change (minus the drop) with its interval, worst end first when resolved."""
     if verdict.test == "baseline":
@@ -274,7 +282,7 @@ def comparison_table(
         rows.append(
             [
                 ("* " if verdict.is_recommended else "") + profile.variant,
-                variant.method,
+                method_label(variant),
                 f"{profile.size_bytes / 1e6:.1f}",
                 f"{profile.latency_ms_p50:.2f} / {profile.latency_ms_p95:.2f} / "
                 f"{profile.latency_ms_p99:.2f} (±{profile.latency_spread / 2:.0%})",
@@ -328,7 +336,7 @@ def variants_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
         [
             v.name,
             v.parent or "-",
-            v.method,
+            method_label(v),
             f"{v.format}/{v.precision}",
             f"{v.size_bytes / 1e6:.1f}",
             f"{v.parameter_count / 1e6:.1f}",

@@ -12,7 +12,6 @@ from mlcost.compress._onnx import (
     EXPORT_TOLERANCE,
     export_onnx,
     optimize_transformer,
-    quantize_dynamic_int8,
     run_onnx,
 )
 from mlcost.compress._pipeline import (
@@ -45,7 +44,6 @@ __all__ = [
     "make_student",
     "optimize_transformer",
     "prune_classifier",
-    "quantize_dynamic_int8",
     "quantize_static_int8",
     "run_onnx",
     "student_layers",

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from mlcost.compress._cpu import Int8Settings
 from mlcost.core import CompressError, require
 from mlcost.runtime import load_classifier
 
@@ -143,21 +142,3 @@ def _set_head_counts(model: Any, head_size: int, source: Path) -> None:
                 f" the head size {head_size}; pass the model config's num_heads and hidden_size"
             )
         attributes["num_heads"].i = width // head_size
-
-
-def quantize_dynamic_int8(in_path: Path, out_path: Path, settings: Int8Settings) -> None:
-    """Dynamic INT8: weights quantized ahead of time, activations per batch at run time."""
-    quantization = require(
-        "onnxruntime.quantization", extra="compress", purpose="INT8 quantization"
-    )
-    onnx = require("onnx", extra="compress", purpose="INT8 quantization")
-    with quiet_tools():
-        quantization.quantize_dynamic(
-            str(in_path),
-            str(out_path),
-            weight_type=quantization.QuantType.QInt8,
-            per_channel=settings.per_channel,
-            reduce_range=settings.reduce_range,
-            # Fused com.microsoft ops carry no inferred types; their tensors are float.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )

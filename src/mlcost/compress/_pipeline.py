@@ -9,6 +9,7 @@ unchanged is reused, so a second run only measures.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import random
 import shutil
@@ -20,10 +21,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlcost.compress._cpu import int8_settings
+from mlcost.compress._cpu import Int8Settings, int8_settings
 from mlcost.compress._inputs import METHODS, Inputs
-from mlcost.compress._onnx import export_onnx, optimize_transformer, quantize_dynamic_int8
+from mlcost.compress._onnx import export_onnx, optimize_transformer
 from mlcost.compress._prune import PruneSettings, prune_classifier
+from mlcost.compress._race import RaceResult, race
+from mlcost.compress._recipes import (
+    SESSION_TRIES,
+    Int8Recipe,
+    build_dynamic,
+    build_openvino,
+    dynamic_recipes,
+    static_recipes,
+)
 from mlcost.compress._static import quantize_static_int8
 from mlcost.core import (
     CompressError,
@@ -36,6 +46,8 @@ from mlcost.core import (
 )
 from mlcost.runtime import (
     ONNX_FILE,
+    OPENVINO_FILE,
+    CpuFeatures,
     artifact_bytes,
     load_classifier,
     load_tokenizer,
@@ -143,7 +155,7 @@ class _Builder:
             if "onnx" in methods:
                 self.variants.append(onnx)
             if "int8-dynamic" in methods:
-                self.variants.append(self._int8_dynamic(onnx, "int8-dynamic"))
+                self.variants.append(self._int8_dynamic(onnx, baseline, "int8-dynamic"))
             if "int8-static" in methods:
                 self.variants.append(self._int8_static(baseline, "int8-static"))
             if "fp16" in methods:
@@ -155,7 +167,10 @@ class _Builder:
                 )
                 self.variants.append(torch_variant)
                 onnx = self._onnx(torch_variant, f"{method}-onnx")
-                self.variants += [onnx, self._int8_dynamic(onnx, f"{method}-int8")]
+                self.variants += [
+                    onnx,
+                    self._int8_dynamic(onnx, torch_variant, f"{method}-int8"),
+                ]
         shutil.rmtree(self.scratch, ignore_errors=True)
         return CompressResult(tuple(self.variants), tuple(self.skipped))
 
@@ -194,62 +209,141 @@ class _Builder:
 
         return self._build(name, "onnx", "fp32", "onnx-export+fusions", parent, recipe, build)
 
-    def _int8_dynamic(self, parent: Variant, name: str) -> Variant:
-        settings = int8_settings(read_cpu_features())
-        if settings.warning and not self._warned:
-            self.log(f"note: {settings.warning}")
-            self._warned = True
+    def _int8_dynamic(self, parent: Variant, source: Variant, name: str) -> Variant:
+        """The fastest dynamic-INT8 recipe of ``parent`` (fused ONNX) within the budget; the
+        unfused recipes quantize ``source``'s plain export (``_recipes``, ``_race``)."""
+        cpu = read_cpu_features()
+        self._note_cpu(cpu)
+        recipes = dynamic_recipes(cpu)
         recipe = {
-            "per_channel": settings.per_channel,
-            "reduce_range": settings.reduce_range,
-            "why": settings.reason,
+            "search": [r.name for r in recipes],
+            "searched_on": _cpu_key(cpu),
+            "accuracy_budget_pt": self.config.accuracy_budget_pt,
             "weights": "int8 symmetric",
             "activations": "uint8, quantized per batch at run time",
             "max_length": parent.recipe["max_length"],
         }
 
         def build(folder: Path) -> dict[str, Any]:
-            quantize_dynamic_int8(Path(parent.path) / ONNX_FILE, folder / ONNX_FILE, settings)
+            work = self.scratch / f"{name}-recipes"
+            shutil.rmtree(work, ignore_errors=True)
+            plain = self._exported(source)
+            candidates = {}
+            for index, candidate in enumerate(recipes):
+                out = work / str(index)
+                out.mkdir(parents=True)
+                build_dynamic(
+                    candidate, fused=Path(parent.path) / ONNX_FILE, plain=plain, out=out / ONNX_FILE
+                )
+                candidates[candidate.name] = _folder_variant(out)
+            result = self._race(parent, candidates, name)
+            winner = next(r for r in recipes if r.name == result.winner)
+            shutil.copy2(work / str(recipes.index(winner)) / ONNX_FILE, folder / ONNX_FILE)
             _copy_model_files(Path(parent.path), folder)
-            return self._check_against(parent, folder)
+            return {
+                "int8": winner.record(),
+                "session": result.session,
+                "recipe_search": result.record(),
+                **self._check_against(parent, folder),
+            }
 
         return self._build(name, "onnx", "int8", "dynamic-int8", parent, recipe, build)
 
+    def _race(self, parent: Variant, candidates: dict[str, Variant], name: str) -> RaceResult:
+        """Measure ``candidates`` against ``parent`` on the validation rows; log the winner."""
+        ids, labels = self._validation_rows()
+        if parent.path not in self._reference_logits:
+            self._reference_logits[parent.path] = self._logits(Path(parent.path))
+        result = race(
+            candidates,
+            parent_predictions=self._reference_logits[parent.path].argmax(axis=1),
+            token_ids=ids,
+            labels=labels,
+            pad_id=self._pad_id,
+            threads=self.threads,
+            budget_pt=self.config.accuracy_budget_pt,
+            seed=self.config.seed,
+            session_tries=SESSION_TRIES,
+        )
+        figures = ", ".join(
+            f"{e.name} {e.timing.mean_ms:.2f} ms{'' if e.is_within_budget else ' (over budget)'}"
+            for e in sorted(result.entries, key=lambda e: e.timing.mean_ms)
+        )
+        kept = ", ".join(f"{k}={v}" for k, v in result.session.items()) or "defaults"
+        self.log(f"{name}: {result.winner} wins ({figures}); session: {kept}")
+        return result
+
+    def _note_cpu(self, cpu: CpuFeatures) -> None:
+        settings = int8_settings(cpu)
+        if settings.warning and not self._warned:
+            self.log(f"note: {settings.warning}")
+            self._warned = True
+
     def _int8_static(self, baseline: Variant, name: str) -> Variant:
-        settings = int8_settings(read_cpu_features())
+        """The faster calibrated INT8 within the budget: ONNX Runtime's QDQ (with its
+        accuracy-aware fallback) or NNCF on OpenVINO, measured side by side."""
+        cpu = read_cpu_features()
+        recipes = static_recipes(cpu, with_openvino=_has_openvino())
         c = self.config
         recipe = {
+            "search": [r.name for r in recipes],
+            "searched_on": _cpu_key(cpu),
             "calibration": c.calibration,
             "calibration_samples": c.calibration_samples,
             "accuracy_budget_pt": c.accuracy_budget_pt,
-            "per_channel": settings.per_channel,
-            "reduce_range": settings.reduce_range,
             "max_length": baseline.recipe["max_length"],
         }
 
         def build(folder: Path) -> dict[str, Any]:
+            work = self.scratch / f"{name}-recipes"
+            shutil.rmtree(work, ignore_errors=True)
             exported = self._exported(baseline)
-            _, labels = self._validation_rows()
-            reference = float(np.mean(self._predict_path(exported) == labels))
-            result = quantize_static_int8(
-                exported,
-                folder / ONNX_FILE,
-                calibration=self._calibration_feeds(),
-                settings=settings,
-                evaluate=lambda path: float(np.mean(self._predict_path(path) == labels)),
-                reference_accuracy=reference,
-                budget_pt=c.accuracy_budget_pt,
-                method=c.calibration,
-                work_dir=self.scratch / "static",
-            )
-            _copy_model_files(Path(baseline.path), folder)
-            self.log(
-                f"int8-static: validation accuracy {result.accuracy:.2%} vs {reference:.2%} fp32; "
-                f"{len(result.float_nodes)} nodes kept in float"
-            )
-            return {**result.recipe, **self._check_against(baseline, folder)}
+            candidates: dict[str, Variant] = {}
+            details: dict[str, dict[str, Any]] = {}
+            for candidate in recipes:
+                out = work / candidate.runtime
+                out.mkdir(parents=True)
+                if candidate.runtime == "openvino":
+                    build_openvino(exported, out, self._calibration_feeds())
+                    details[candidate.name] = {"nncf": {"model_type": "TRANSFORMER"}}
+                else:
+                    details[candidate.name] = self._ort_static(exported, out, candidate)
+                _copy_model_files(Path(baseline.path), out)
+                candidates[candidate.name] = _folder_variant(out)
+            result = self._race(baseline, candidates, name)
+            winner = next(r for r in recipes if r.name == result.winner)
+            _copy_tree(work / winner.runtime, folder)
+            return {
+                **details[winner.name],
+                "int8": winner.record(),
+                "session": result.session,
+                "recipe_search": result.record(),
+                **self._check_against(baseline, folder),
+            }
 
         return self._build(name, "onnx", "int8", "static-int8", baseline, recipe, build)
+
+    def _ort_static(self, exported: Path, out: Path, recipe: Int8Recipe) -> dict[str, Any]:
+        """ONNX Runtime's calibrated QDQ of ``exported`` into ``out`` (``_static``)."""
+        c = self.config
+        _, labels = self._validation_rows()
+        reference = float(np.mean(self._predict_path(exported) == labels))
+        result = quantize_static_int8(
+            exported,
+            out / ONNX_FILE,
+            calibration=self._calibration_feeds(),
+            settings=Int8Settings(recipe.per_channel, recipe.reduce_range, recipe.name),
+            evaluate=lambda path: float(np.mean(self._predict_path(path) == labels)),
+            reference_accuracy=reference,
+            budget_pt=c.accuracy_budget_pt,
+            method=c.calibration,
+            work_dir=self.scratch / "static",
+        )
+        self.log(
+            f"{recipe.name}: validation accuracy {result.accuracy:.2%} vs {reference:.2%} fp32; "
+            f"{len(result.float_nodes)} nodes kept in float"
+        )
+        return result.recipe
 
     def _fp16(self, parent: Variant) -> None:
         torch = require("torch", extra="train", purpose="checking for a GPU")
@@ -377,7 +471,7 @@ class _Builder:
     def _build(
         self,
         name: str,
-        format: Literal["torch", "onnx"],
+        format: Literal["torch", "onnx", "openvino"],
         precision: Literal["fp32", "fp16", "int8"],
         method: str,
         parent: Variant,
@@ -395,6 +489,8 @@ class _Builder:
         started = time.perf_counter()
         with staged_folder(final) as folder:
             details = build(folder)
+            if format != "torch":
+                format = _folder_variant(folder).format
             # The new variant's validation logits (if checked) serve its own children: key them by
             # the path it has once in place, so int8 does not predict its ONNX parent again.
             logits = self._reference_logits.pop(str(folder), None)
@@ -535,8 +631,19 @@ def make_student(teacher_dir: Path, out_dir: Path, layers: list[int]) -> None:
 
 def _folder_variant(path: Path) -> Variant:
     """A throwaway Variant for a folder (or ONNX file) being built, to load it through the runtime."""
+    if (path / OPENVINO_FILE).is_file():
+        return Variant(path.name, "openvino", "int8", "build", str(path), 0, 0)
     is_onnx = path.suffix == ".onnx" or (path / ONNX_FILE).is_file()
     return Variant(path.name, "onnx" if is_onnx else "torch", "fp32", "build", str(path), 0, 0)
+
+
+def _cpu_key(cpu: CpuFeatures) -> str:
+    """What a recipe search depends on: the CPU's model and the flags its kernels use."""
+    return f"{cpu.model} [{' '.join(sorted(cpu.flags))}]"
+
+
+def _has_openvino() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("openvino", "nncf"))
 
 
 def _distill_recipe(d: DistillSettings, samples: int | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from mlcost.core._errors import (
     UsageError,
 )
 from mlcost.core._lazy import require
+from mlcost.core._paired import paired_drop_ci, rows_to_resolve
 from mlcost.core._plan import (
     PLATFORMS,
     BillCategory,
@@ -140,7 +141,9 @@ __all__ = [
     "Workspace",
     "from_jsonable",
     "hardware_key",
+    "paired_drop_ci",
     "require",
+    "rows_to_resolve",
     "staged_folder",
     "to_jsonable",
     "waterfall_reduction",

@@ -213,7 +213,7 @@ class Variant:
     """
 
     name: str
-    format: Literal["torch", "onnx"]
+    format: Literal["torch", "onnx", "openvino"]
     precision: Literal["fp32", "fp16", "int8"]
     method: str
     path: str

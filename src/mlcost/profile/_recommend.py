@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from mlcost.core import Profile
-from mlcost.profile._stats import paired_drop_ci, rows_to_resolve
+from mlcost.core import Profile, paired_drop_ci, rows_to_resolve
 
 Test = Literal["baseline", "within", "over", "unresolved", "point estimate"]
 

@@ -11,6 +11,7 @@ from mlcost.runtime._flops import GraphFlops, count_flops, graph_flops
 from mlcost.runtime._hardware import CpuFeatures, read_cpu_features, read_hardware, threads_allowed
 from mlcost.runtime._session import (
     ONNX_FILE,
+    OPENVINO_FILE,
     OnnxSession,
     Session,
     TorchSession,
@@ -31,6 +32,7 @@ from mlcost.runtime._structure import (
 
 __all__ = [
     "ONNX_FILE",
+    "OPENVINO_FILE",
     "CpuFeatures",
     "GraphFlops",
     "OnnxSession",

@@ -1,15 +1,19 @@
-"""Run a Variant: one interface over PyTorch eager and ONNX Runtime, token ids in, logits out.
+"""Run a Variant: one interface over PyTorch eager, ONNX Runtime and OpenVINO, token ids in,
+logits out.
 
 A variant's artifact is a folder: a Hugging Face model folder for ``torch``,
-or ``model.onnx`` beside the tokenizer and config for ``onnx``. Requests are
+``model.onnx`` beside the tokenizer and config for ``onnx``, an OpenVINO IR
+(``model.xml`` + ``model.bin``) beside them for ``openvino``. Requests are
 padded per batch to their own longest sequence (dynamic padding), never to a
-fixed maximum.
+fixed maximum. The runtime settings the compress stage measured fastest for a
+variant (``variant.recipe["session"]``: ONNX Runtime's graph optimisation
+level, thread spinning and memory arena) are applied when it is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +24,7 @@ from mlcost.core import Variant, require
 from mlcost.runtime._structure import load_classifier
 
 ONNX_FILE = "model.onnx"
+OPENVINO_FILE = "model.xml"
 TokenIds = Sequence[Sequence[int]]
 
 
@@ -66,6 +71,22 @@ class OnnxSession:
         return result.astype(np.float32, copy=False)
 
 
+@dataclass
+class OpenVinoSession:
+    """An OpenVINO compiled model on the CPU; feeds only the inputs the model declares."""
+
+    compiled: Any
+    provider: str = "openvino-cpu"
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        names = [port.any_name for port in self.compiled.inputs]
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        result = self.compiled({n: feeds[n] for n in names})[self.compiled.output(0)]
+        return np.asarray(result, dtype=np.float32)
+
+
 def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Session:
     """Load ``variant`` for inference with ``threads`` intra-op threads.
 
@@ -73,6 +94,8 @@ def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Sess
     (callers word the error for their stage).
     """
     path = Path(variant.path)
+    if variant.format == "openvino":
+        return _openvino_session(path, threads, device)
     if variant.format == "torch":
         torch = require("torch", extra="train", purpose="running a PyTorch variant")
         torch.set_num_threads(threads)
@@ -84,10 +107,7 @@ def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Sess
             model = model.half()
         return TorchSession(model, device, "torch-cuda" if device.startswith("cuda") else "torch")
     ort = require("onnxruntime", extra="compress", purpose="running an ONNX variant")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    options = onnx_session_options(threads, variant.recipe.get("session") or {})
     providers = (
         ["CUDAExecutionProvider", "CPUExecutionProvider"]
         if device.startswith("cuda")
@@ -98,6 +118,43 @@ def open_session(variant: Variant, *, threads: int, device: str = "cpu") -> Sess
         raise FileNotFoundError(f"{file} does not exist")
     session = ort.InferenceSession(str(file), options, providers=providers)
     return OnnxSession(session, session.get_providers()[0])
+
+
+# ONNX Runtime's graph optimisation levels by the names a recipe records.
+_GRAPH_LEVELS = {
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+
+
+def onnx_session_options(threads: int, settings: Mapping[str, Any]) -> Any:
+    """ONNX Runtime session options: ``threads`` intra-op threads, one inter-op, quiet logs,
+    and the recipe's ``settings``: ``graph_optimization`` (basic, extended, all: the
+    default), ``spinning`` (intra-op threads spin between runs; default on) and ``arena``
+    (the CPU memory arena; default on)."""
+    ort = require("onnxruntime", extra="compress", purpose="running an ONNX variant")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    level = _GRAPH_LEVELS.get(str(settings.get("graph_optimization", "all")), "ORT_ENABLE_ALL")
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    if not settings.get("spinning", True):
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = bool(settings.get("arena", True))
+    return options
+
+
+def _openvino_session(path: Path, threads: int, device: str) -> OpenVinoSession:
+    if device != "cpu":
+        raise ValueError("OpenVINO variants run on the CPU here; profile them with --device cpu")
+    ov = require("openvino", extra="compress", purpose="running an OpenVINO variant")
+    file = path / OPENVINO_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} does not exist")
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+    return OpenVinoSession(ov.Core().compile_model(str(file), "CPU", config))
 
 
 def artifact_bytes(path: Path) -> int:

@@ -1,0 +1,145 @@
+"""The INT8 recipes worth trying on the CPU at hand, and how each is built.
+
+A recipe is one way ONNX Runtime's quantizer or OpenVINO's NNCF can make an
+INT8 model; which is fastest depends on the CPU's kernels, so the compress
+stage builds the ones that matter here and measures them (``_race``). The
+space is pruned by instruction set, so a search stays within a few minutes on
+2 cores:
+
+- weights per channel or per tensor (per-tensor runs one scale per matrix:
+  less work in the kernel, sometimes less accuracy);
+- ``reduce_range`` (7-bit weights) only on x86 without VNNI, where AVX2's
+  u8 x s8 multiply-add saturates 16-bit sums with full 8-bit weights; VNNI
+  and Arm's dot products accumulate in 32 bits and need none;
+- the graph: ONNX Runtime's transformer fusions first (one Attention node
+  per layer, quantized to QAttention), or the attention left as MatMuls
+  (MatMulInteger kernels). Keeping the fused attention in float was measured
+  about 20 % slower on a 2-vCPU Xeon with AMX and is not tried;
+- dynamic activations (quantized per batch at run time, no calibration) for
+  ``int8-dynamic``; static ones (calibrated: ONNX Runtime's QDQ with its
+  accuracy-aware fallback, and NNCF on OpenVINO) for ``int8-static``.
+
+ONNX Runtime's session settings that move batch-1 latency (graph
+optimisation level, thread spinning, memory arena) are tuned on the winner
+(``SESSION_TRIES``), not multiplied into the space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mlcost.compress._onnx import quiet_tools
+from mlcost.core import require
+from mlcost.runtime import OPENVINO_FILE, CpuFeatures
+
+Graph = Literal["fused", "unfused"]
+Runtime = Literal["onnxruntime", "openvino"]
+
+# ONNX Runtime session settings tried on the winning recipe, one change at a time.
+SESSION_TRIES: tuple[dict[str, Any], ...] = (
+    {"spinning": False},
+    {"graph_optimization": "extended"},
+    {"arena": False},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Int8Recipe:
+    """One INT8 recipe, by the names the variant's record keeps."""
+
+    runtime: Runtime
+    activations: Literal["dynamic", "static"]
+    graph: Graph = "fused"
+    per_channel: bool = True
+    reduce_range: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.runtime == "openvino":
+            return "openvino nncf static"
+        weights = "per-channel" if self.per_channel else "per-tensor"
+        reduce = ", 7-bit" if self.reduce_range else ""
+        return f"ort {self.activations} {self.graph} {weights}{reduce}"
+
+    @property
+    def operators(self) -> tuple[str, ...]:
+        """The operators ONNX Runtime's dynamic quantizer turns into integer kernels."""
+        return ("MatMul", "Attention") if self.graph == "fused" else ("MatMul",)
+
+    def record(self) -> dict[str, Any]:
+        """The recipe as the variant's record keeps it."""
+        return {
+            "runtime": self.runtime,
+            "activations": self.activations,
+            "graph": self.graph,
+            "per_channel": self.per_channel,
+            "reduce_range": self.reduce_range,
+            "operators": list(self.operators) if self.runtime == "onnxruntime" else [],
+            "name": self.name,
+        }
+
+
+def dynamic_recipes(cpu: CpuFeatures) -> list[Int8Recipe]:
+    """The dynamic-activation recipes worth measuring on ``cpu`` (module docstring)."""
+    reduce = not (cpu.is_arm or cpu.has_vnni)
+    graphs: tuple[Graph, ...] = ("fused", "unfused")
+    return [
+        Int8Recipe("onnxruntime", "dynamic", graph, per_channel, reduce)
+        for graph in graphs
+        for per_channel in (True, False)
+    ]
+
+
+def static_recipes(cpu: CpuFeatures, *, with_openvino: bool) -> list[Int8Recipe]:
+    """ONNX Runtime's calibrated QDQ recipe, and NNCF on OpenVINO where it runs (x86 here)."""
+    recipes = [
+        Int8Recipe("onnxruntime", "static", "unfused", True, not (cpu.is_arm or cpu.has_vnni))
+    ]
+    if with_openvino and not cpu.is_arm:
+        recipes.append(Int8Recipe("openvino", "static", "unfused", True, False))
+    return recipes
+
+
+def build_dynamic(recipe: Int8Recipe, *, fused: Path, plain: Path, out: Path) -> None:
+    """Quantize the fused or the plain graph (``recipe.graph``) into ``out`` (an .onnx file)."""
+    quantization = require(
+        "onnxruntime.quantization", extra="compress", purpose="INT8 quantization"
+    )
+    onnx = require("onnx", extra="compress", purpose="INT8 quantization")
+    source = plain if recipe.graph == "unfused" else fused
+    with quiet_tools():
+        quantization.quantize_dynamic(
+            str(source),
+            str(out),
+            weight_type=quantization.QuantType.QInt8,
+            per_channel=recipe.per_channel,
+            reduce_range=recipe.reduce_range,
+            op_types_to_quantize=list(recipe.operators),
+            # Fused com.microsoft ops carry no inferred types; their tensors are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+
+
+def build_openvino(plain: Path, out_dir: Path, calibration: Sequence[dict[str, Any]]) -> None:
+    """NNCF's post-training INT8 of the plain ONNX graph, saved as OpenVINO IR in ``out_dir``.
+
+    ``model_type=TRANSFORMER`` keeps the attention's softmax and the layer norms
+    in float, as NNCF advises for transformers; ``calibration`` are single-row
+    feeds of real lengths.
+    """
+    ov = require("openvino", extra="compress", purpose="OpenVINO INT8")
+    nncf = require("nncf", extra="compress", purpose="OpenVINO INT8")
+    with quiet_tools():
+        model = ov.convert_model(str(plain))
+        names = [port.any_name for port in model.inputs]
+        dataset = nncf.Dataset(list(calibration), lambda feed: {n: feed[n] for n in names})
+        quantized = nncf.quantize(
+            model,
+            dataset,
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(calibration),
+        )
+        ov.save_model(quantized, str(out_dir / OPENVINO_FILE))
