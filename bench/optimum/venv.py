@@ -1,16 +1,19 @@
-"""Hugging Face Optimum in a virtual environment of its own, driven from mlcost's main venv.
+"""Benchmark peers in virtual environments of their own, driven from mlcost's main venv.
 
-Optimum's ONNX support (optimum-onnx) pins transformers 4.x while mlcost runs on
-transformers 5, so Optimum lives in a separate venv built from requirements.txt beside
-this file. That venv only *produces* the quantized ONNX file (quantize.py); the benchmark
-measures it with the main venv's onnxruntime. Standard library only, so the main venv
-can import this module without Optimum installed:
+A peer (Hugging Face Optimum, Optimum Intel) pins a transformers that mlcost's main venv
+cannot share, so each lives in a venv built from its own requirements file. The venv
+only *produces* the peer's quantized model (a script that prints one JSON line); the
+benchmark measures it with the main venv's runtime. Standard library only, so the main
+venv can import this module without any peer installed:
 
-    from bench.optimum.venv import ensure_venv, quantize_with_optimum
+    from bench.optimum.venv import ensure_venv, quantize_with_optimum, run_json
 
     python = ensure_venv(Path(".bench-venv/optimum"))
     result = quantize_with_optimum(python, model_dir, out_dir)
     result["onnx"], result["inputs"]
+
+    python = ensure_venv(Path(".bench-venv/optimum-intel"), OTHER_REQUIREMENTS, no_deps=True)
+    result = run_json(python, SCRIPT, [model_dir, out_dir], what="Optimum Intel quantization")
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +39,19 @@ PYTHON_VERSION = "3.11"
 STAMP_NAME = ".requirements.sha256"
 _TAIL_LINES = 40
 
-# Variables that would let the main venv (or the caller's setup) leak into the Optimum venv.
+# Variables that would let the main venv (or the caller's setup) leak into a peer venv.
 _LEAKY_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONNOUSERSITE")
 
 
 def _log(message: str) -> None:
-    print(f"[optimum-venv] {message}", file=sys.stderr, flush=True)
+    print(f"[bench-venv] {message}", file=sys.stderr, flush=True)
 
 
-def _requirements_sha256() -> str:
-    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+def _requirements_sha256(requirements: Path, no_deps: bool) -> str:
+    content = requirements.read_bytes()
+    if no_deps:  # the same pins installed another way are another venv
+        content += b"\n# pip install --no-deps\n"
+    return hashlib.sha256(content).hexdigest()
 
 
 def _venv_python(root: Path) -> Path:
@@ -68,7 +74,7 @@ def _base_python() -> str:
     if f"{sys.version_info.major}.{sys.version_info.minor}" == PYTHON_VERSION:
         return sys.executable
     raise RuntimeError(
-        f"python{PYTHON_VERSION} is needed to build the Optimum venv and is not on PATH"
+        f"python{PYTHON_VERSION} is needed to build a benchmark peer's venv and is not on PATH"
     )
 
 
@@ -109,14 +115,18 @@ def _is_current(root: Path, digest: str) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == digest and _venv_python(root).exists()
 
 
-def ensure_venv(root: Path) -> Path:
-    """The Optimum venv's python at root, (re)built if missing or requirements.txt changed.
+def ensure_venv(root: Path, requirements: Path = REQUIREMENTS, *, no_deps: bool = False) -> Path:
+    """The python of the venv at root, (re)built if missing or its requirements changed.
 
-    The venv is rebuilt from scratch when the requirements' sha256 differs from the stamp
-    written after the last successful install, so it always matches the pins exactly.
+    requirements defaults to Optimum's (requirements.txt beside this file). no_deps
+    installs exactly the listed pins and nothing they would pull in, for a complete
+    freeze that deliberately leaves out a declared dependency. The venv is rebuilt from
+    scratch when the requirements' sha256 differs from the stamp written after the last
+    successful install, so it always matches the pins exactly.
     """
     root = Path(root).absolute()
-    digest = _requirements_sha256()
+    requirements = Path(requirements).absolute()
+    digest = _requirements_sha256(requirements, no_deps)
     if _is_current(root, digest):
         return _venv_python(root)
 
@@ -135,14 +145,56 @@ def ensure_venv(root: Path) -> Path:
         _log(f"creating venv {root} with {base}")
         _run_logged([base, "-m", "venv", str(root)], "python -m venv")
         python = _venv_python(root)
-        _log(f"pip install -r {REQUIREMENTS} (a few minutes: torch, onnxruntime, optimum)")
-        _run_logged(
-            [str(python), "-m", "pip", "install", "--no-input", "-r", str(REQUIREMENTS)],
-            "pip install",
-        )
+        _log(f"pip install -r {requirements} (a few minutes: torch and the peer's stack)")
+        command = [str(python), "-m", "pip", "install", "--no-input", "-r", str(requirements)]
+        if no_deps:
+            command.insert(-2, "--no-deps")
+        _run_logged(command, "pip install")
         (root / STAMP_NAME).write_text(digest + "\n")
         _log(f"venv ready in {time.monotonic() - started:.0f} s: {python}")
         return python
+
+
+def run_json(
+    python: Path,
+    script: Path,
+    arguments: Sequence[str | Path],
+    *,
+    what: str,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Run script with a peer venv's python, offline; the last line of its stdout as JSON.
+
+    RuntimeError naming what (e.g. "Optimum quantization") with the script's stderr tail
+    if it fails, times out or prints no JSON.
+    """
+    command = [str(python), str(script), *map(str, arguments)]
+    _log(f"{what}: {' '.join(map(str, arguments))}")
+    try:
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=timeout,
+            env=_clean_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"),
+        )
+    except subprocess.TimeoutExpired as error:
+        stderr = error.stderr.decode() if isinstance(error.stderr, bytes) else (error.stderr or "")
+        raise RuntimeError(f"{what} timed out after {timeout} s:\n{_tail(stderr)}") from error
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{what} failed (exit {completed.returncode}):\n{_tail(completed.stderr)}"
+        )
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    try:
+        result: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as error:
+        raise RuntimeError(
+            f"{what} printed no JSON result; stdout:\n"
+            f"{_tail(completed.stdout)}\nstderr:\n{_tail(completed.stderr)}"
+        ) from error
+    return result
 
 
 def quantize_with_optimum(
@@ -159,37 +211,12 @@ def quantize_with_optimum(
     optimum_onnx, transformers, onnxruntime. RuntimeError with the script's stderr tail
     if it fails.
     """
-    command = [str(python), str(QUANTIZE_SCRIPT), str(model_dir), str(out_dir)]
+    arguments: list[str | Path] = [model_dir, out_dir]
     if per_channel:
-        command.append("--per-channel")
-    _log(f"quantizing {model_dir} -> {out_dir} with Optimum")
-    try:
-        completed = subprocess.run(
-            command,
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            timeout=timeout,
-            env=_clean_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"),
-        )
-    except subprocess.TimeoutExpired as error:
-        stderr = error.stderr.decode() if isinstance(error.stderr, bytes) else (error.stderr or "")
-        raise RuntimeError(
-            f"Optimum quantization timed out after {timeout} s:\n{_tail(stderr)}"
-        ) from error
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"Optimum quantization failed (exit {completed.returncode}):\n{_tail(completed.stderr)}"
-        )
-    lines = [line for line in completed.stdout.splitlines() if line.strip()]
-    try:
-        result: dict[str, Any] = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError) as error:
-        raise RuntimeError(
-            "Optimum quantization printed no JSON result; stdout:\n"
-            f"{_tail(completed.stdout)}\nstderr:\n{_tail(completed.stderr)}"
-        ) from error
-    return result
+        arguments.append("--per-channel")
+    return run_json(
+        python, QUANTIZE_SCRIPT, arguments, what="Optimum quantization", timeout=timeout
+    )
 
 
 def _tail(text: str) -> str:

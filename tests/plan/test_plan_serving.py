@@ -392,3 +392,36 @@ def test_a_burstable_fleet_in_standard_mode_counts_its_throttled_minutes() -> No
         and any(line.pricing == "surplus" and line.usd_per_month > 0 for line in c.cost.lines)
     ]
     assert paid and all(c.credits and c.credits.throttled_minutes == 0 for c in paid)
+
+
+def test_a_variant_not_shown_within_the_points_allowed_is_left_out() -> None:
+    # 0.65 pt below the baseline (inside 1 pt) on 2,314 rows, 30 vs 15 discordant: the drop's
+    # interval reaches 1.26 pt, so the variant is not shown within the 1 pt allowed.
+    doubtful = [
+        dataclasses.replace(p, accuracy=0.8621, discordant=(30, 15))
+        if p.variant == "int8-dynamic"
+        else p
+        for p in PROFILES
+    ]
+    search = run_search(
+        REFERENCE,
+        variants=VARIANTS,
+        profiles={p.variant: [p] for p in doubtful},
+        catalog=CATALOG,
+        baseline="baseline",
+        settings=SETTINGS,
+    )
+    assert {s.variant.name for s in search.speeds} == {"baseline"}
+    (reason,) = [e for e in search.excluded if e.startswith("int8-dynamic:")]
+    assert "reaches 1.26 pt on 2,314 test rows, past the 1 pt allowed" in reason
+    # The same drop, resolved (3 vs 3 rows), is kept.
+    sure = [dataclasses.replace(p, discordant=(3, 3)) for p in PROFILES]
+    again = run_search(
+        REFERENCE,
+        variants=VARIANTS,
+        profiles={p.variant: [p] for p in sure},
+        catalog=CATALOG,
+        baseline="baseline",
+        settings=SETTINGS,
+    )
+    assert "int8-dynamic" in {s.variant.name for s in again.speeds}

@@ -270,7 +270,13 @@ class _Builder:
             for e in sorted(result.entries, key=lambda e: e.timing.mean_ms)
         )
         kept = ", ".join(f"{k}={v}" for k, v in result.session.items()) or "defaults"
-        self.log(f"{name}: {result.winner} wins ({figures}); session: {kept}")
+        verdict = (
+            "wins"
+            if result.is_within_budget
+            else f"kept: no recipe is shown within the {self.config.accuracy_budget_pt:g}-pt "
+            f"budget on {len(ids):,} validation rows, and it is the least doubtful"
+        )
+        self.log(f"{name}: {result.winner} {verdict} ({figures}); session: {kept}")
         return result
 
     def _note_cpu(self, cpu: CpuFeatures) -> None:

@@ -133,11 +133,14 @@ class RaceResult:
     entries: tuple[Entry, ...]
     session_tries: tuple[dict[str, object], ...]
 
+    @property
+    def is_within_budget(self) -> bool:
+        return next(e for e in self.entries if e.name == self.winner).is_within_budget
+
     def record(self) -> dict[str, object]:
-        best = next(e for e in self.entries if e.name == self.winner)
         return {
             "winner": self.winner,
-            "within_budget": best.is_within_budget,
+            "within_budget": self.is_within_budget,
             "candidates": [e.record() for e in self.entries],
             "session_tries": list(self.session_tries),
         }

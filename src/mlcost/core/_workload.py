@@ -246,6 +246,14 @@ class Slo(_Part):
             )
         return self
 
+    @property
+    def allowed_drop_points(self) -> float | None:
+        """Points a variant may fall below the baseline; None for an absolute floor."""
+        if self.accuracy_floor is not None:
+            return None
+        points = self.max_accuracy_drop_points
+        return DEFAULT_ACCURACY_DROP_POINTS if points is None else points
+
     def accuracy_floor_for(self, baseline_accuracy: float) -> float:
         """Returns the lowest accuracy (a fraction) a variant may have, given the baseline's."""
         if self.accuracy_floor is not None:

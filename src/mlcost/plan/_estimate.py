@@ -220,8 +220,8 @@ def _estimate_cpu(
     method = (
         f"{machine.cpu_model} core {core_factor:.2f}x the profile's {profile_cpu}; "
         f"{vcpus} vCPU = {offer_cores:.2f} core-equivalents{smt_text} vs {profile_cores:.2f} measured "
-        f"({used} threads on {hardware.physical_cores} cores{', SMT' if profile_smt else ''}), "
-        f"Amdahl p={PARALLEL_FRACTION}{isa_text}{burst_text}"
+        f"({used} threads on {hardware.physical_cores} cores{', SMT' if profile_smt else ''}, "
+        f"{profile.provider}), Amdahl p={PARALLEL_FRACTION}{isa_text}{burst_text}"
     )
     return ReplicaSpeed(
         variant=variant.name,
@@ -269,6 +269,8 @@ def _on_accelerator(
         return unfit(f"{name} needs a Neuron-compiled model; mlcost does not build one yet")
     if spec.kind == "tpu":
         return unfit(f"{name} needs an XLA-compiled model; mlcost does not build one yet")
+    if variant.format == "openvino":
+        return unfit("OpenVINO variants are planned on CPUs: mlcost builds them for its CPU plugin")
     if variant.precision == "int8":
         if variant.format == "onnx":
             return unfit(

@@ -37,6 +37,7 @@ from mlcost.core import (
     SloResult,
     Variant,
     Workload,
+    paired_drop_ci,
 )
 from mlcost.cost import HOURS_PER_MONTH, interruptions_per_hour
 from mlcost.plan._bill import BillSettings, Compute, FixedCosts, bill, month_factor
@@ -258,6 +259,10 @@ def _accuracy_floor(
             shown = "unmeasured" if accuracy is None else f"{accuracy:.2%}"
             excluded.append(f"{variant.name}: accuracy {shown} is below the floor {floor:.2%}")
             continue
+        doubt = _drop_in_doubt(workload, own[-1])
+        if doubt:
+            excluded.append(f"{variant.name}: {doubt}")
+            continue
         kept.append((variant, accuracy, own))
     if not kept:
         best = max((p[-1].accuracy or 0.0 for p in profiles.values() if p), default=0.0)
@@ -266,6 +271,22 @@ def _accuracy_floor(
             f"(best {best:.2%}); lower slo.accuracy_floor or slo.max_accuracy_drop_points"
         )
     return floor, excluded, kept
+
+
+def _drop_in_doubt(workload: Workload, profile: Profile) -> str:
+    """Why a variant within a points-below-the-baseline floor on its point estimate is not shown
+    to be (the paired drop's 95 % interval reaches past the points allowed); '' when it is, or
+    when the floor is absolute or the profile has no paired counts."""
+    allowed = workload.slo.allowed_drop_points
+    if allowed is None or profile.discordant is None:
+        return ""
+    _, high = paired_drop_ci(*profile.discordant, profile.test_samples)
+    if high <= allowed:
+        return ""
+    return (
+        f"its accuracy drop's 95 % interval reaches {high:.2f} pt on {profile.test_samples:,} "
+        f"test rows, past the {allowed:g} pt allowed (not shown within it)"
+    )
 
 
 def _allowed_offers(workload: Workload, catalog: Catalog) -> list[Offer]:

@@ -23,7 +23,15 @@ import numpy as np
 from mlcost.core import Variant
 from mlcost.runtime import length_batches, open_session, pad, predict_logits
 
-_VERSIONED = ("mlcost", "onnxruntime", "onnxruntime-gpu", "torch", "transformers", "numpy")
+_VERSIONED = (
+    "mlcost",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "openvino",
+    "torch",
+    "transformers",
+    "numpy",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,10 +105,11 @@ def resolution_note(
     needed = max((v.rows_needed for v in faster if v.rows_needed), default=None)
     need = f"; about {needed:,} would" if needed else ""
     names = ", ".join(v.variant for v in faster)
+    verb = "is" if len(faster) == 1 else "are"
     return (
         f"{rows:,} test rows resolve the drop to about ±{widest:.1f} pt, not the {budget_pt:g}-pt "
-        f"budget{need}: {names} may be within it but is not shown to be, so {best.variant} is "
-        "recommended on what the rows resolve"
+        f"budget{need}: {names} may be within it but {verb} not shown to be, so {best.variant} "
+        "is recommended on what the rows resolve"
     )
 
 
