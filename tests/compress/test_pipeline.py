@@ -191,7 +191,9 @@ def test_each_int8_is_the_measured_fastest_recipe_within_budget(built) -> None: 
         variant = by_name[name]
         search = variant.recipe["recipe_search"]
         candidates = search["candidates"]
-        assert len(candidates) == len(variant.recipe["search"]) >= 2, name
+        # Every recipe searched was measured; a tight budget adds NNCF's accuracy-aware one.
+        assert {c["name"] for c in candidates} >= set(variant.recipe["search"]), name
+        assert len(variant.recipe["search"]) >= 2, name
         within = [c for c in candidates if c["within_budget"]]
         if within:
             fastest = min(within, key=lambda c: (c["mean_ms"], c["name"]))
@@ -202,8 +204,10 @@ def test_each_int8_is_the_measured_fastest_recipe_within_budget(built) -> None: 
     # The calibrated search weighs both runtimes; whichever won, the variant runs through the
     # one session protocol and agrees with its parent.
     static = by_name["int8-static"]
-    runtimes = {c["name"].split()[0] for c in static.recipe["recipe_search"]["candidates"]}
-    assert runtimes == {"ort", "openvino"}
+    names = [c["name"] for c in static.recipe["recipe_search"]["candidates"]]
+    assert {name.split()[0] for name in names} == {"ort", "openvino"}
+    # 24 validation rows resolve no 0.5-pt budget, so the accuracy-aware NNCF was tried too.
+    assert "openvino nncf static, accuracy-aware" in names
     assert static.format == (
         "openvino" if static.recipe["int8"]["runtime"] == "openvino" else "onnx"
     )

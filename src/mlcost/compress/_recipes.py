@@ -55,11 +55,12 @@ class Int8Recipe:
     graph: Graph = "fused"
     per_channel: bool = True
     reduce_range: bool = False
+    accuracy_aware: bool = False  # NNCF reverts layers to float until the budget is met
 
     @property
     def name(self) -> str:
         if self.runtime == "openvino":
-            return "openvino nncf static"
+            return "openvino nncf static" + (", accuracy-aware" if self.accuracy_aware else "")
         weights = "per-channel" if self.per_channel else "per-tensor"
         reduce = ", 7-bit" if self.reduce_range else ""
         return f"ort {self.activations} {self.graph} {weights}{reduce}"
@@ -80,6 +81,7 @@ class Int8Recipe:
             "graph": self.graph,
             "per_channel": self.per_channel,
             "reduce_range": self.reduce_range,
+            "accuracy_aware": self.accuracy_aware,
             "operators": list(self.operators) if self.runtime == "onnxruntime" else [],
             "name": self.name,
         }
@@ -126,23 +128,54 @@ def build_dynamic(recipe: Int8Recipe, *, fused: Path, plain: Path, out: Path) ->
         )
 
 
-def build_openvino(plain: Path, out_dir: Path, calibration: Sequence[dict[str, Any]]) -> None:
+def build_openvino(
+    plain: Path,
+    out_dir: Path,
+    calibration: Sequence[dict[str, Any]],
+    *,
+    validation: tuple[Sequence[dict[str, Any]], Sequence[int], float] | None = None,
+) -> None:
     """NNCF's post-training INT8 of the plain ONNX graph, saved as OpenVINO IR in ``out_dir``.
 
     ``model_type=TRANSFORMER`` keeps the attention's softmax and the layer norms
     in float, as NNCF advises for transformers; ``calibration`` are single-row
-    feeds of real lengths.
+    feeds of real lengths. With ``validation`` (feeds, labels, budget in points)
+    NNCF's accuracy-aware variant reverts the layers that cost most accuracy to
+    float until the drop on those rows is within the budget.
     """
     ov = require("openvino", extra="compress", purpose="OpenVINO INT8")
     nncf = require("nncf", extra="compress", purpose="OpenVINO INT8")
     with quiet_tools():
         model = ov.convert_model(str(plain))
         names = [port.any_name for port in model.inputs]
-        dataset = nncf.Dataset(list(calibration), lambda feed: {n: feed[n] for n in names})
-        quantized = nncf.quantize(
-            model,
-            dataset,
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(calibration),
-        )
+
+        def feed(item: dict[str, Any]) -> dict[str, Any]:
+            return {n: item[n] for n in names}
+
+        dataset = nncf.Dataset(list(calibration), feed)
+        if validation is None:
+            quantized = nncf.quantize(
+                model, dataset, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration)
+            )
+        else:
+            feeds, labels, budget_pt = validation
+            rows = [(feed(f), int(y)) for f, y in zip(feeds, labels, strict=True)]
+
+            def accuracy(compiled: Any, items: Any) -> tuple[float, list[float]]:
+                hits = [
+                    float(int(compiled(inputs)[compiled.output(0)].argmax()) == label)
+                    for inputs, label in items
+                ]
+                return sum(hits) / max(1, len(hits)), hits
+
+            quantized = nncf.quantize_with_accuracy_control(
+                model,
+                dataset,
+                nncf.Dataset(rows),
+                accuracy,
+                max_drop=budget_pt / 100.0,
+                drop_type=nncf.DropType.ABSOLUTE,
+                model_type=nncf.ModelType.TRANSFORMER,
+                subset_size=len(calibration),
+            )
         ov.save_model(quantized, str(out_dir / OPENVINO_FILE))
