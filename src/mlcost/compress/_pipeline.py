@@ -727,7 +727,7 @@ def _heads_and_hidden(model_dir: Path) -> tuple[int, int]:
 
 
 def _parameter_count(folder: Path, parent: Variant) -> int:
-    if (folder / ONNX_FILE).is_file():
+    if (folder / ONNX_FILE).is_file() or (folder / OPENVINO_FILE).is_file():
         return parent.parameter_count
     return sum(p.numel() for p in load_classifier(folder).parameters())
 
