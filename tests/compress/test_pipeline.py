@@ -233,3 +233,26 @@ def test_both_runtimes_answer_alike_through_one_session(built, tmp_path: Path) -
         ids, mask = pad([row], 0)
         a, b = ort_session.logits(ids, mask), ov_session.logits(ids, mask)
         assert a.shape == b.shape and a.argmax() == b.argmax()
+
+
+def test_an_openvino_winner_is_a_whole_variant(teacher, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import mlcost.compress._pipeline as pipeline
+    from mlcost.compress._recipes import Int8Recipe
+    from mlcost.runtime import open_session, pad
+
+    only_openvino = [Int8Recipe("openvino", "static", "unfused")]
+    monkeypatch.setattr(pipeline, "static_recipes", lambda cpu, with_openvino: only_openvino)
+    model_dir, data = teacher
+    inputs = check_inputs(model_dir, str(data))
+    config = CompressConfig(
+        out_dir=tmp_path / "variants", methods=("int8-static",), calibration_samples=16
+    )
+    result = build_variants(inputs, config)
+    static = next(v for v in result.variants if v.name == "int8-static")
+    baseline = next(v for v in result.variants if v.name == "baseline")
+    assert static.format == "openvino" and static.precision == "int8"
+    assert (Path(static.path) / "model.xml").is_file()
+    assert static.parameter_count == baseline.parameter_count
+    assert static.recipe["int8"]["runtime"] == "openvino"
+    session = open_session(static, threads=1)
+    assert session.logits(*pad([[5, 7, 8, 6]], 0)).shape == (1, 2)
