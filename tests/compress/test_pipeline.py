@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,22 @@ def test_an_openvino_winner_is_a_whole_variant(teacher, tmp_path: Path, monkeypa
     assert static.recipe["int8"]["runtime"] == "openvino"
     session = open_session(static, threads=1)
     assert session.logits(*pad([[5, 7, 8, 6]], 0)).shape == (1, 2)
+    # A signal after OpenVINO has run and its model is gone reaches Python's handler (the
+    # plugin leaves the thread an alternate signal stack it may free: the runtime replaces it).
+    import gc
+    import os
+    import signal
+
+    del session
+    gc.collect()
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):
+            if seen:
+                break
+            time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen == [signal.SIGTERM]

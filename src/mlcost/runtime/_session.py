@@ -13,6 +13,7 @@ level, thread spinning and memory arena) are applied when it is opened.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,46 @@ def _openvino_session(path: Path, threads: int, device: str) -> OpenVinoSession:
     if not file.is_file():
         raise FileNotFoundError(f"{file} does not exist")
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
-    return OpenVinoSession(ov.Core().compile_model(str(file), "CPU", config))
+    compiled = ov.Core().compile_model(str(file), "CPU", config)
+    _roomy_signal_stack()
+    return OpenVinoSession(compiled)
+
+
+# OpenVINO's CPU plugin (2026.4) gives the thread that compiles a model an alternate signal
+# stack of ~20 KB and may free it with the model while the thread still points at it: the next
+# signal (SIGTERM from Kubernetes, a spot notice) then kills the process with SIGSEGV instead
+# of reaching Python's handler (seen on a Xeon with AMX, whose tile state also makes signal
+# frames large). A roomy stack of our own, allocated once and kept for the life of the process,
+# replaces it right after each compile.
+_SIGNAL_STACK_BYTES = 1 << 20
+_signal_stack: Any = None
+
+
+def _roomy_signal_stack() -> None:
+    """Give this thread an alternate signal stack of ``_SIGNAL_STACK_BYTES`` where it has a
+    smaller one (Linux; elsewhere, or when the call fails, nothing changes)."""
+    global _signal_stack
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+
+    class StackT(ctypes.Structure):
+        _fields_ = [
+            ("ss_sp", ctypes.c_void_p),
+            ("ss_flags", ctypes.c_int),
+            ("ss_size", ctypes.c_size_t),
+        ]
+
+    current = StackT()
+    if libc.sigaltstack(None, ctypes.byref(current)) != 0 or current.ss_flags & 2:  # SS_DISABLE
+        return
+    if current.ss_size >= _SIGNAL_STACK_BYTES:
+        return
+    if _signal_stack is None:
+        _signal_stack = ctypes.create_string_buffer(_SIGNAL_STACK_BYTES)
+    roomy = StackT(ctypes.addressof(_signal_stack), 0, _SIGNAL_STACK_BYTES)
+    libc.sigaltstack(ctypes.byref(roomy), None)
 
 
 def artifact_bytes(path: Path) -> int:
