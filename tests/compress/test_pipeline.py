@@ -71,9 +71,9 @@ def test_every_variant_is_built_with_its_parent_and_recipe(built) -> None:  # ty
         assert (Path(variant.path) / "variant.json").is_file()
         assert variant.recipe["key"]
     by_name = {v.name: v for v in result.variants}
-    # The tiny model's graph outweighs its weights, so only the weights shrink reliably.
+    # Sizes: test_onnx checks that every recipe shrinks its source graph (the tiny model's
+    # graph outweighs its weights, so a plain-graph INT8 may outweigh the fused FP32 here).
     assert by_name["int8-dynamic"].recipe["int8"]["activations"] == "dynamic"
-    assert by_name["int8-dynamic"].size_bytes < by_name["baseline"].size_bytes
     assert by_name["distilled"].parameter_count < by_name["baseline"].parameter_count
     assert by_name["pruned"].parameter_count < by_name["baseline"].parameter_count
     assert by_name["distilled"].recipe["student_layers_from_teacher"] == [1]
@@ -193,7 +193,9 @@ def test_each_int8_is_the_measured_fastest_recipe_within_budget(built) -> None: 
         search = variant.recipe["recipe_search"]
         candidates = search["candidates"]
         # Every recipe searched was measured; a tight budget adds NNCF's accuracy-aware one.
-        assert {c["name"] for c in candidates} >= set(variant.recipe["search"]), name
+        assert {c["name"] for c in candidates} >= {r["name"] for r in variant.recipe["search"]}, (
+            name
+        )
         assert len(variant.recipe["search"]) >= 2, name
         within = [c for c in candidates if c["within_budget"]]
         if within:

@@ -216,7 +216,7 @@ class _Builder:
         self._note_cpu(cpu)
         recipes = dynamic_recipes(cpu)
         recipe = {
-            "search": [r.name for r in recipes],
+            "search": [r.record() for r in recipes],
             "searched_on": _cpu_key(cpu),
             "accuracy_budget_pt": self.config.accuracy_budget_pt,
             "weights": "int8 symmetric",
@@ -292,7 +292,7 @@ class _Builder:
         recipes = static_recipes(cpu, with_openvino=_has_openvino())
         c = self.config
         recipe = {
-            "search": [r.name for r in recipes],
+            "search": [r.record() for r in recipes],
             "searched_on": _cpu_key(cpu),
             "calibration": c.calibration,
             "calibration_samples": c.calibration_samples,
