@@ -47,11 +47,17 @@ from typing import Any
 
 import numpy as np
 
-from mlcost.cli.compress import DEMO_DATA, test_rows
+from mlcost.cli.compress import DEMO_DATA
 from mlcost.cli.train import ensure_demo_teacher
 from mlcost.compress import CompressConfig, Inputs, build_variants, check_inputs
 from mlcost.core import Profile, Variant
-from mlcost.profile import HeldOutRows, MeasureSettings, compare_with_baseline, profile_variant
+from mlcost.profile import (
+    HeldOutRows,
+    MeasureSettings,
+    compare_with_baseline,
+    profile_variant,
+    test_rows,
+)
 from mlcost.runtime import artifact_bytes, read_hardware, threads_allowed
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -148,7 +148,8 @@ def test_every_command_has_help(home: Path) -> None:
         ["cost", "tco"],
         ["demo"],
         ["compress"],
-        ["profile"],
+        ["profile", "measure"],
+        ["profile", "import"],
         ["variants", "list"],
         ["plan"],
     ]

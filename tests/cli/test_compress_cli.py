@@ -65,6 +65,38 @@ def test_compress_json_has_variants_measured_profiles_and_one_recommendation(
     assert report["skipped"] == []
 
 
+def test_variants_list_json_carries_the_latest_profile_figures_the_table_shows(
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    home, report = compressed
+    listed = json.loads(run("variants", "list", "--json", home=home).stdout)
+    measured = {p["variant"]: p for p in report["profiles"]}
+    assert [v["name"] for v in listed] == [v["name"] for v in report["variants"]]
+    for variant in listed:
+        figures = variant["latest_profile"]
+        profile = measured[variant["name"]]
+        assert figures["latency_ms_p50"] == profile["latency_ms_p50"]
+        assert figures["accuracy"] == profile["accuracy"]
+        assert figures["basis"] == "measured"
+
+
+def test_variants_list_json_has_null_figures_for_an_unmeasured_variant(
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    from mlcost.core import Store, Variant, Workspace, from_jsonable
+
+    _, report = compressed
+    home = tmp_path / "ws"
+    store = Store.open(Workspace.resolve(home).ensure().db_url)
+    try:
+        store.save_variant(from_jsonable(Variant, report["variants"][0]))
+    finally:
+        store.close()
+    listed = json.loads(run("variants", "list", "--json", home=home).stdout)
+    assert [(v["name"], v["latest_profile"]) for v in listed] == [("baseline", None)]
+
+
 def test_a_second_run_reuses_variants_and_profiles_and_prints_the_table(
     tiny: tuple[str, str],
     compressed: tuple[Path, dict],  # type: ignore[type-arg]
@@ -77,10 +109,14 @@ def test_a_second_run_reuses_variants_and_profiles_and_prints_the_table(
     assert "int8-dynamic" in listed and "onnx-fp32" in listed
 
 
-def test_profile_measures_again(tiny: tuple[str, str], compressed: tuple[Path, dict]) -> None:  # type: ignore[type-arg]
+def test_profile_measure_measures_again(
+    tiny: tuple[str, str],
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
     home, _ = compressed
     out = run(
         "profile",
+        "measure",
         "int8-dynamic",
         "--model",
         tiny[0],
@@ -93,8 +129,21 @@ def test_profile_measures_again(tiny: tuple[str, str], compressed: tuple[Path, d
     ).stdout
     profiles = json.loads(out)["profiles"]
     assert [p["variant"] for p in profiles] == ["baseline", "int8-dynamic"]
-    bad = run("profile", "int9", home=home, check=False)
+    bad = run("profile", "measure", "int9", home=home, check=False)
     assert bad.returncode == 2 and "no variant named 'int9'" in bad.stderr
+    assert "now `mlcost profile measure" not in bad.stderr
+
+
+def test_the_old_spelling_still_measures_and_says_it_is_now_profile_measure(
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    home, _ = compressed
+    old = run("profile", "int9", home=home, check=False)
+    notice, error = old.stderr.strip().splitlines()
+    assert notice.startswith(
+        "note: `mlcost profile VARIANT` is now `mlcost profile measure VARIANT`"
+    )
+    assert old.returncode == 2 and error.startswith("error: no variant named 'int9'")
 
 
 def test_profile_import_takes_profiles_from_another_machine_and_refuses_bad_files(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -85,5 +86,13 @@ def test_demo_variant_fp32_and_int8_count_the_same_work() -> None:
     assert 0.70e9 < fp32.total_flops < 0.72e9
     assert fp32.unresolved == ()
     int8 = DEMO / "int8-dynamic" / "model.onnx"
-    if int8.is_file():
-        assert count_flops(int8, 33).total_flops == pytest.approx(fp32.total_flops, rel=0.01)
+    if not int8.is_file():
+        return
+    counted = count_flops(int8, 33)
+    recipe = json.loads((int8.parent / "variant.json").read_text())["recipe"]
+    if recipe.get("int8", {}).get("graph", "fused") == "fused":
+        assert counted.total_flops == pytest.approx(fp32.total_flops, rel=0.01)
+    else:
+        # The plain graph's attention reshapes defeat the shape propagation: the counter names
+        # what it could not count rather than guess (the planner counts FP32 graphs only).
+        assert counted.unresolved and counted.total_flops < fp32.total_flops

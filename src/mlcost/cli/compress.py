@@ -1,9 +1,8 @@
-"""`mlcost compress`, `mlcost variants list`, `mlcost profile`: cheaper variants, measured here."""
+"""`mlcost compress`, `mlcost variants list`: cheaper variants, measured here."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,19 +18,11 @@ from mlcost.cli._context import (
     table,
     workspace,
 )
-from mlcost.core import (
-    Profile,
-    ProfileError,
-    Store,
-    UsageError,
-    Variant,
-    from_jsonable,
-    hardware_key,
-)
+from mlcost.core import Profile, UsageError, Variant
 
 if TYPE_CHECKING:
     from mlcost.compress import CompressResult, Inputs
-    from mlcost.profile import HeldOutRows, Verdict
+    from mlcost.profile import Verdict
 
 app = typer.Typer(help="Variants: build cheaper models and measure them.")
 variants_app = typer.Typer(help="Variants stored in the workspace.", no_args_is_help=True)
@@ -90,6 +81,7 @@ def compress(
 ) -> None:
     """Build, check, measure and compare every variant; recommend the fastest within the budget."""
     from mlcost.compress import CompressConfig, DistillSettings, build_variants
+    from mlcost.profile import measure_variants, test_rows
 
     if calibration not in ("percentile", "entropy"):
         raise UsageError(f"--calibration {calibration!r}: use percentile or entropy")
@@ -113,7 +105,13 @@ def compress(
         for variant in result.variants:
             store.save_variant(variant)
         profiles = measure_variants(
-            store, result.variants, test_rows(inputs), threads, latency_requests, remeasure, say
+            store,
+            result.variants,
+            test_rows(inputs),
+            threads=threads,
+            latency_requests=latency_requests,
+            remeasure=remeasure,
+            say=say,
         )
     show_comparison(result, profiles, accuracy_budget_pt, as_json)
 
@@ -142,84 +140,6 @@ def resolve_inputs(
     return check_inputs(
         model_dir, data, text_column=text_column, label_column=label_column, encoding=encoding
     )
-
-
-def test_rows(inputs: Inputs) -> HeldOutRows:
-    from mlcost.profile import HeldOutRows
-
-    rows = inputs.split.test
-    return HeldOutRows(
-        tuple(inputs.data.texts[i] for i in rows),
-        tuple(inputs.labels[i] for i in rows),
-        inputs.data.source,
-    )
-
-
-def measure_variants(
-    store: Store,
-    variants: Sequence[Variant],
-    rows: HeldOutRows,
-    threads: int | None,
-    latency_requests: int,
-    remeasure: bool,
-    say: Callable[[str], None],
-) -> list[Profile]:
-    """A profile per variant on these rows and this machine: stored ones reused unless stale.
-
-    ``variants`` starts with the baseline.
-    """
-    from mlcost.profile import MeasureSettings, profile_variant
-    from mlcost.runtime import read_hardware, threads_allowed
-
-    hardware = read_hardware()
-    settings = MeasureSettings(
-        threads=threads or threads_allowed(), latency_requests=latency_requests
-    )
-    machine = hardware_key(hardware)
-    cached = {
-        v.name: None if remeasure else _stored_profile(store, v, rows, machine) for v in variants
-    }
-    # The ratios in one table must come from one sitting (this machine's load drifts), and a
-    # new variant is compared row by row with the baseline's predictions: if anything needs
-    # measuring, everything is measured again.
-    if any(p is None for p in cached.values()):
-        cached = dict.fromkeys(cached)
-    baseline_predictions: tuple[int, ...] | None = None
-    profiles = []
-    for variant in variants:
-        stored = cached[variant.name]
-        if stored is not None:
-            say(f"  {variant.name}: profile from {stored.measured_at:%Y-%m-%d %H:%M} reused")
-            profiles.append(stored)
-            continue
-        say(f"  {variant.name}: measuring ({settings.threads} threads)")
-        measured = profile_variant(
-            variant,
-            rows,
-            hardware=hardware,
-            settings=settings,
-            baseline_predictions=baseline_predictions,
-            max_length=int(variant.recipe.get("max_length", 512)),
-        )
-        if variant.parent is None:
-            baseline_predictions = measured.predictions
-        store.record_profile(measured.profile)
-        profiles.append(measured.profile)
-    return profiles
-
-
-def _stored_profile(
-    store: Store, variant: Variant, rows: HeldOutRows, machine: str
-) -> Profile | None:
-    for profile in reversed(store.profiles(variant.name)):
-        if (
-            profile.basis == "measured"
-            and profile.variant_key == variant.recipe.get("key")
-            and profile.data == rows.key
-            and hardware_key(profile.hardware) == machine
-        ):
-            return profile
-    return None
 
 
 def show_comparison(
@@ -321,16 +241,34 @@ def comparison_table(
     )
 
 
+def _listed_figures(profile: Profile | None) -> dict[str, object] | None:
+    """The latest profile's figures that `variants list` shows; None when never measured."""
+    if profile is None:
+        return None
+    return {
+        "latency_ms_p50": profile.latency_ms_p50,
+        "accuracy": profile.accuracy,
+        "basis": profile.basis,
+        "measured_at": profile.measured_at.isoformat(),
+        "hardware": profile.hardware.label,
+    }
+
+
 @variants_app.command("list")
 def variants_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
-    """Every variant built in this workspace, with its parent and recipe."""
+    """Every variant built in this workspace, with its parent, recipe and latest profile."""
     from mlcost.core import to_jsonable
 
     with open_store(home) as store:
         variants = store.variants()
         latest = {v.name: next(reversed(store.profiles(v.name)), None) for v in variants}
     if as_json:
-        print_json([to_jsonable(v) for v in variants])
+        print_json(
+            [
+                {**to_jsonable(v), "latest_profile": _listed_figures(latest[v.name])}
+                for v in variants
+            ]
+        )
         return
     rows = [
         [
@@ -364,83 +302,3 @@ def variants_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
             caption="p50 and accuracy: the latest profile (measured) of each variant.",
         )
     )
-
-
-@app.command("profile")
-def profile(
-    target: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="Variant names to measure again (default: all), or: import FILE... to add "
-            "profiles measured on other machines (JSON, one profile or a list, in mlcost's schema)."
-        ),
-    ] = None,
-    model: Annotated[
-        str, typer.Option(help="The model whose split gives the test rows.")
-    ] = DEMO_MODEL,
-    data: Annotated[str, typer.Option(help="The data the variants were built from.")] = DEMO_DATA,
-    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
-    label_column: Annotated[str, typer.Option(help="Column with the label.")] = "label",
-    encoding: Annotated[str, typer.Option(help="Text encoding of CSV / JSONL files.")] = "utf-8",
-    accuracy_budget_pt: Annotated[float, typer.Option(min=0.0)] = 0.5,
-    latency_requests: Annotated[int, typer.Option(min=10)] = 200,
-    threads: Annotated[int | None, typer.Option(min=1)] = None,
-    home: HomeOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Measure variants again on this machine and compare them, or import profiles from elsewhere."""
-    from mlcost.compress import CompressResult
-
-    names = list(target or [])
-    if names[:1] == ["import"]:
-        import_profiles([Path(n) for n in names[1:]], home)
-        return
-    with open_store(home) as store:
-        stored = store.variants()
-        unknown = [n for n in names if n not in {v.name for v in stored}]
-        if unknown:
-            raise UsageError(
-                f"no variant named {unknown[0]!r}; see mlcost variants list, or build them with mlcost compress"
-            )
-        chosen = [v for v in stored if v.parent is None or not names or v.name in names]
-        if not chosen:
-            raise UsageError("no variants stored yet; build them with mlcost compress")
-        inputs = resolve_inputs(model, data, text_column, label_column, encoding, home, as_json)
-        say = (err_console if as_json else console).print
-        profiles = measure_variants(
-            store, chosen, test_rows(inputs), threads, latency_requests, True, say
-        )
-    show_comparison(CompressResult(tuple(chosen), ()), profiles, accuracy_budget_pt, as_json)
-
-
-def import_profiles(files: Sequence[Path], home: Path | None) -> None:
-    """Validate every file first, then store them all: a bad file imports nothing."""
-    if not files:
-        raise UsageError("mlcost profile import needs at least one FILE")
-    loaded: list[Profile] = []
-    for file in files:
-        try:
-            raw = json.loads(file.read_text())
-        except OSError as exc:
-            raise UsageError(f"cannot read {file}: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise ProfileError(
-                f"{file}: not JSON ({exc}); export profiles with mlcost compress --json"
-            ) from exc
-        items = (
-            raw
-            if isinstance(raw, list)
-            else raw.get("profiles", [raw])
-            if isinstance(raw, dict)
-            else [raw]
-        )
-        for number, item in enumerate(items, start=1):
-            try:
-                loaded.append(from_jsonable(Profile, item))
-            except ValueError as exc:
-                raise ProfileError(f"{file}: profile {number}: {exc}") from exc
-    with open_store(home) as store:
-        for p in loaded:
-            store.record_profile(p)
-    for p in loaded:
-        console.print(f"imported {p.basis} profile of {p.variant} on {p.hardware.label}")

@@ -400,6 +400,6 @@ def _int8_isa(flags: tuple[str, ...]) -> tuple[str, float]:
 
 def _confirm_by(offer: Offer, vcpus: int) -> str:
     return (
-        f"run `mlcost profile --threads {vcpus} --json > profiles.json` on an "
+        f"run `mlcost profile measure --threads {vcpus} --json > profiles.json` on an "
         f"{offer.provider} {offer.instance_type}, then `mlcost profile import profiles.json` here"
     )

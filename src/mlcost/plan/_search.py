@@ -241,7 +241,7 @@ def _accuracy_floor(
     if base_accuracy is None and workload.slo.accuracy_floor is None:
         raise PlanError(
             f"no measured accuracy for the baseline {baseline!r}, so the accuracy floor "
-            "'points below the baseline' has nothing to count from; run mlcost profile, "
+            "'points below the baseline' has nothing to count from; run mlcost profile measure, "
             "or give slo.accuracy_floor"
         )
     floor = workload.slo.accuracy_floor_for(base_accuracy or 0.0)
@@ -251,7 +251,7 @@ def _accuracy_floor(
         own = profiles.get(variant.name, ())
         if not own:
             excluded.append(
-                f"{variant.name}: no profile of its current build; run mlcost profile {variant.name}"
+                f"{variant.name}: no profile of its current build; run mlcost profile measure {variant.name}"
             )
             continue
         accuracy = own[-1].accuracy

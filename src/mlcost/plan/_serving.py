@@ -39,7 +39,7 @@ def plan_serving(
     profiled = [v for v in variants if v.name in by_variant]
     if not profiled:
         raise PlanError(
-            "no profiled variant in the workspace; run mlcost compress (or mlcost profile) "
+            "no profiled variant in the workspace; run mlcost compress (or mlcost profile measure) "
             "first, or mlcost profile import FILE for profiles measured elsewhere"
         )
     settings = settings or SearchSettings()

@@ -168,7 +168,7 @@ def fitted_service_time(replica: ReplicaSpeed) -> tuple[ServiceTime, ReplicaSpee
         return service, replace(replica, latency_ms_p50=p50, method=replica.method + note)
     raise PlanError(
         f"{replica.variant}: p99 {p99:.2f} ms vs p50 {replica.latency_ms_p50:.2f} ms cannot be "
-        "modelled; measure it again on a quiet machine (mlcost profile VARIANT)"
+        "modelled; measure it again on a quiet machine (mlcost profile measure VARIANT)"
     )
 
 

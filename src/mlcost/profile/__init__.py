@@ -13,6 +13,13 @@ from mlcost.profile._profile import (
     profile_variant,
 )
 from mlcost.profile._recommend import Verdict, recommend, resolution_note
+from mlcost.profile._reuse import (
+    import_profiles,
+    load_profiles,
+    measure_variants,
+    stored_profile,
+    test_rows,
+)
 from mlcost.profile._stats import (
     Accuracy,
     PairedComparison,
@@ -31,10 +38,15 @@ __all__ = [
     "Verdict",
     "accuracy_with_ci",
     "compare_with_baseline",
+    "import_profiles",
+    "load_profiles",
     "mcnemar_exact_p",
     "measure",
     "measure_here",
+    "measure_variants",
     "profile_variant",
     "recommend",
     "resolution_note",
+    "stored_profile",
+    "test_rows",
 ]
