@@ -17,33 +17,13 @@ and ONNX Runtime print goes to stderr; stdout carries exactly one JSON line:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 from importlib import metadata
 from pathlib import Path
 
-# Local folders only: never reach for the Hub, whatever the caller's environment says.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send fd 1 (Python prints and native libraries alike) to stderr while working."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for peer_script
+from peer_script import stdout_to_stderr
 
 
 def _graph_io(path: Path) -> tuple[list[str], list[str]]:
@@ -107,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.model_dir / "config.json").is_file():
         parser.error(f"{args.model_dir} is not a Hugging Face model folder (no config.json)")
 
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         result = quantize(args.model_dir, args.out_dir, per_channel=args.per_channel)
     print(json.dumps(result), flush=True)
     return 0

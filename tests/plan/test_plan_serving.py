@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from mlcost.core import (
     Plan,
     PlanError,
     PlatformSettings,
+    Profile,
     Slo,
     Traffic,
     Workload,
@@ -326,11 +328,11 @@ def test_an_availability_target_raises_the_replica_floor() -> None:
     )
 
 
-def _search(workload: Workload) -> Search:
+def _search(workload: Workload, profiles: Sequence[Profile] = PROFILES) -> Search:
     return run_search(
         workload,
         variants=VARIANTS,
-        profiles={p.variant: [p] for p in PROFILES},
+        profiles={p.variant: [p] for p in profiles},
         catalog=CATALOG,
         baseline="baseline",
         settings=SETTINGS,
@@ -403,25 +405,11 @@ def test_a_variant_not_shown_within_the_points_allowed_is_left_out() -> None:
         else p
         for p in PROFILES
     ]
-    search = run_search(
-        REFERENCE,
-        variants=VARIANTS,
-        profiles={p.variant: [p] for p in doubtful},
-        catalog=CATALOG,
-        baseline="baseline",
-        settings=SETTINGS,
-    )
+    search = _search(REFERENCE, doubtful)
     assert {s.variant.name for s in search.speeds} == {"baseline"}
     (reason,) = [e for e in search.excluded if e.startswith("int8-dynamic:")]
     assert "reaches 1.26 pt on 2,314 test rows, past the 1 pt allowed" in reason
     # The same drop, resolved (3 vs 3 rows), is kept.
     sure = [dataclasses.replace(p, discordant=(3, 3)) for p in PROFILES]
-    again = run_search(
-        REFERENCE,
-        variants=VARIANTS,
-        profiles={p.variant: [p] for p in sure},
-        catalog=CATALOG,
-        baseline="baseline",
-        settings=SETTINGS,
-    )
+    again = _search(REFERENCE, sure)
     assert "int8-dynamic" in {s.variant.name for s in again.speeds}

@@ -244,7 +244,7 @@ class _Builder:
                 "int8": winner.record(),
                 "session": result.session,
                 "recipe_search": result.record(),
-                **self._check_against(parent, folder),
+                **self._check_against(parent, folder, logits=result.winner_logits),
             }
 
         return self._build(name, "onnx", "int8", "dynamic-int8", parent, recipe, build)
@@ -252,11 +252,9 @@ class _Builder:
     def _race(self, parent: Variant, candidates: dict[str, Variant], name: str) -> RaceResult:
         """Measure ``candidates`` against ``parent`` on the validation rows; log the winner."""
         ids, labels = self._validation_rows()
-        if parent.path not in self._reference_logits:
-            self._reference_logits[parent.path] = self._logits(Path(parent.path))
         result = race(
             candidates,
-            parent_predictions=self._reference_logits[parent.path].argmax(axis=1),
+            parent_predictions=self._parent_logits(parent).argmax(axis=1),
             token_ids=ids,
             labels=labels,
             pad_id=self._pad_id,
@@ -340,7 +338,7 @@ class _Builder:
                 "int8": winner.record(),
                 "session": result.session,
                 "recipe_search": result.record(),
-                **self._check_against(baseline, folder),
+                **self._check_against(baseline, folder, logits=result.winner_logits),
             }
 
         return self._build(name, "onnx", "int8", "static-int8", baseline, recipe, build)
@@ -539,14 +537,19 @@ class _Builder:
         return variant
 
     def _check_against(
-        self, parent: Variant, folder: Path, *, max_diff: float | None = None, device: str = "cpu"
+        self,
+        parent: Variant,
+        folder: Path,
+        *,
+        max_diff: float | None = None,
+        device: str = "cpu",
+        logits: np.ndarray | None = None,
     ) -> dict[str, Any]:
-        """Compare a new variant's outputs with its parent's on the validation rows."""
+        """Compare a new variant's outputs with its parent's on the validation rows
+        (``logits``: the new variant's, where a race already computed them)."""
         ids, _ = self._validation_rows()
-        child = self._logits(folder, device=device)
-        if parent.path not in self._reference_logits:
-            self._reference_logits[parent.path] = self._logits(Path(parent.path))
-        reference = self._reference_logits[parent.path]
+        child = self._logits(folder, device=device) if logits is None else logits
+        reference = self._parent_logits(parent)
         if device == "cpu":
             self._reference_logits[str(folder)] = child  # re-keyed by _build once in place
         diff = float(np.abs(child - reference).max())
@@ -576,10 +579,14 @@ class _Builder:
         session = open_session(_folder_variant(folder), threads=self.threads, device=device)
         return predict_logits(session, ids, self._pad_id)
 
+    def _parent_logits(self, parent: Variant) -> np.ndarray:
+        """``parent``'s validation logits, computed once however many children it has."""
+        if parent.path not in self._reference_logits:
+            self._reference_logits[parent.path] = self._logits(Path(parent.path))
+        return self._reference_logits[parent.path]
+
     def _predict_path(self, onnx_file: Path) -> np.ndarray:
-        ids, _ = self._validation_rows()
-        session = open_session(_folder_variant(onnx_file), threads=self.threads)
-        predictions: np.ndarray = predict_logits(session, ids, self._pad_id).argmax(axis=1)
+        predictions: np.ndarray = self._logits(onnx_file).argmax(axis=1)
         return predictions
 
     def _validation_feeds(self) -> tuple[list[dict[str, np.ndarray]], list[int], float]:

@@ -118,20 +118,16 @@ def choose(entries: Sequence[Entry]) -> Entry:
     return min(entries, key=lambda e: (e.drop_ci_high_pt, e.timing.mean_ms))
 
 
-def predictions_of(session: Session, token_ids: Sequence[Sequence[int]], pad_id: int) -> np.ndarray:
-    """Predicted class of every row (length-bucketed batches)."""
-    result: np.ndarray = predict_logits(session, token_ids, pad_id).argmax(axis=1)
-    return result
-
-
 @dataclass(frozen=True, slots=True)
 class RaceResult:
-    """The winning candidate, the session settings tuned on it, and every candidate's figures."""
+    """The winning candidate, the session settings tuned on it, and every candidate's figures;
+    ``winner_logits`` are the winner's on every row, so nothing predicts them again."""
 
     winner: str
     session: dict[str, object]
     entries: tuple[Entry, ...]
     session_tries: tuple[dict[str, object], ...]
+    winner_logits: np.ndarray
 
     @property
     def is_within_budget(self) -> bool:
@@ -167,14 +163,12 @@ def race(
     session one setting at a time (``session_tries``), keeping what is measurably faster."""
     sessions = {name: open_session(v, threads=threads) for name, v in candidates.items()}
     timings = time_sessions(sessions, token_ids, pad_id, seed=seed)
+    logits = {
+        name: predict_logits(session, token_ids, pad_id) for name, session in sessions.items()
+    }
     entries = tuple(
         judge(
-            name,
-            timings[name],
-            predictions_of(sessions[name], token_ids, pad_id),
-            parent_predictions,
-            labels,
-            budget_pt,
+            name, timings[name], logits[name].argmax(axis=1), parent_predictions, labels, budget_pt
         )
         for name in candidates
     )
@@ -196,7 +190,7 @@ def race(
             tried.append({**dict(change), "gain": round(gain, 4), "kept": kept})
             if kept:
                 settings = trial
-    return RaceResult(winner.name, settings, entries, tuple(tried))
+    return RaceResult(winner.name, settings, entries, tuple(tried), logits[winner.name])
 
 
 def _with_session(variant: Variant, settings: Mapping[str, object]) -> Variant:

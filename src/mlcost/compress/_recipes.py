@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mlcost.compress._cpu import int8_settings
 from mlcost.compress._onnx import quiet_tools
 from mlcost.core import require
 from mlcost.runtime import OPENVINO_FILE, CpuFeatures
@@ -89,7 +90,7 @@ class Int8Recipe:
 
 def dynamic_recipes(cpu: CpuFeatures) -> list[Int8Recipe]:
     """The dynamic-activation recipes worth measuring on ``cpu`` (module docstring)."""
-    reduce = not (cpu.is_arm or cpu.has_vnni)
+    reduce = int8_settings(cpu).reduce_range
     graphs: tuple[Graph, ...] = ("fused", "unfused")
     return [
         Int8Recipe("onnxruntime", "dynamic", graph, per_channel, reduce)
@@ -101,7 +102,7 @@ def dynamic_recipes(cpu: CpuFeatures) -> list[Int8Recipe]:
 def static_recipes(cpu: CpuFeatures, *, with_openvino: bool) -> list[Int8Recipe]:
     """ONNX Runtime's calibrated QDQ recipe, and NNCF on OpenVINO where it runs (x86 here)."""
     recipes = [
-        Int8Recipe("onnxruntime", "static", "unfused", True, not (cpu.is_arm or cpu.has_vnni))
+        Int8Recipe("onnxruntime", "static", "unfused", True, int8_settings(cpu).reduce_range)
     ]
     if with_openvino and not cpu.is_arm:
         recipes.append(Int8Recipe("openvino", "static", "unfused", True, False))
