@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import catalog, compress, cost, plan, profile, train
+from mlcost.cli import catalog, compress, cost, plan, profile, serve, train
 from mlcost.cli._context import HomeOption, console, err_console, workspace
 from mlcost.core import MlcostError, UsageError
 from mlcost.cost import CaseStudy
@@ -30,6 +30,7 @@ app.add_typer(compress.app)
 app.add_typer(compress.variants_app, name="variants")
 app.add_typer(profile.app, name="profile")
 app.add_typer(plan.app)
+app.add_typer(serve.app)
 
 EXIT_ERROR = 2
 

@@ -2,7 +2,8 @@
 
 Input: nothing of mlcost (this package imports no other mlcost package).
 Output: Offer and the other price values, the Workload and TrainingWorkload,
-MlcostError and its tree, Workspace, Store.
+MlcostError and its tree, Workspace, Store, and load_yaml_model (a YAML file
+into a pydantic model, every error on one FILE:LINE line).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mlcost.core._errors import (
     MlcostError,
     PlanError,
     ProfileError,
+    ServeError,
     StoreError,
     TrainError,
     UsageError,
@@ -78,6 +80,7 @@ from mlcost.core._workload import (
     Workload,
 )
 from mlcost.core._workspace import Workspace
+from mlcost.core._yaml_model import load_yaml_model, parse_yaml, yaml_line
 
 __all__ = [
     "ARCHES",
@@ -120,6 +123,7 @@ __all__ = [
     "Provider",
     "SavingsPlanAdvice",
     "SensitivityRow",
+    "ServeError",
     "ServerlessPrice",
     "Slo",
     "SloResult",
@@ -141,7 +145,9 @@ __all__ = [
     "Workspace",
     "from_jsonable",
     "hardware_key",
+    "load_yaml_model",
     "paired_drop_ci",
+    "parse_yaml",
     "require",
     "rows_to_resolve",
     "staged_folder",
@@ -149,4 +155,5 @@ __all__ = [
     "waterfall_reduction",
     "write_bytes_atomic",
     "write_text_atomic",
+    "yaml_line",
 ]

@@ -10,7 +10,8 @@
     ├── TrainError               training data, model or checkpoints are unusable
     ├── CompressError            a model cannot be exported, optimized or quantized
     ├── ProfileError             a variant cannot be measured, or a profile file is invalid
-    └── PlanError                a workload file is invalid, or no plan can meet it
+    ├── PlanError                a workload file is invalid, or no plan can meet it
+    └── ServeError               a serve.yaml or calibration is invalid, or a tier cannot load
 
 Each message says what failed, why, and what to do about it.
 """
@@ -60,3 +61,7 @@ class ProfileError(MlcostError):
 
 class PlanError(MlcostError):
     """A workload file or trace is invalid (the message has FILE:LINE), or no plan meets it."""
+
+
+class ServeError(MlcostError):
+    """A serve.yaml or calibration is invalid (FILE:LINE), or a tier cannot be loaded or served."""

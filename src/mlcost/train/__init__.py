@@ -46,7 +46,13 @@ if TYPE_CHECKING:
     )
     from mlcost.train._interval import CheckpointPolicy, CheckpointSchedule
     from mlcost.train._order import epoch_batches, epoch_order
-    from mlcost.train._preemption import EXIT_PREEMPTED, PreemptionNotice, PreemptionWatcher
+    from mlcost.train._preemption import (
+        CLOUDS,
+        EXIT_PREEMPTED,
+        Cloud,
+        PreemptionNotice,
+        PreemptionWatcher,
+    )
     from mlcost.train._state import Progress
     from mlcost.train._storage import CheckpointInfo, CheckpointStorage, ShardDigest
 
@@ -63,6 +69,8 @@ _HOME = {
     "CheckpointSchedule": "mlcost.train._interval",
     "CheckpointStorage": "mlcost.train._storage",
     "CrossEntropy": "mlcost.train._finetune",
+    "CLOUDS": "mlcost.train._preemption",
+    "Cloud": "mlcost.train._preemption",
     "EXIT_PREEMPTED": "mlcost.train._preemption",
     "FineTuning": "mlcost.train._finetune",
     "Footprint": "mlcost.train._accounting",
@@ -109,12 +117,14 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BUILTIN_DATA",
     "BUILTIN_MODEL",
+    "CLOUDS",
     "EXIT_PREEMPTED",
     "CarbonMeter",
     "CheckpointInfo",
     "CheckpointPolicy",
     "CheckpointSchedule",
     "CheckpointStorage",
+    "Cloud",
     "CrossEntropy",
     "Distillation",
     "FineTuning",

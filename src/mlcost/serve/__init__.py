@@ -1,0 +1,60 @@
+"""Serve: mlcost variants over HTTP, batched, behind a cascade, shut down without loss.
+
+Input: a ServeConfig (serve.yaml), the workspace's Variants and their Profiles, a machine price.
+Output: an ASGI server (FastAPI on uvicorn) answering /v1/predict with Prometheus metrics,
+including what each prediction costs; its exit code after a graceful drain.
+"""
+
+from __future__ import annotations
+
+from mlcost.serve._batcher import BatchDone, Batcher, DeadlineExceeded, QueueFull, Stopped
+from mlcost.serve._cascade import Answer, Cascade, Threshold, confidence
+from mlcost.serve._config import (
+    DEFAULT_THRESHOLD,
+    Batching,
+    Limits,
+    Machine,
+    Remote,
+    ServeConfig,
+    Shutdown,
+    Spot,
+    Tier,
+    single_variant_config,
+)
+from mlcost.serve._server import MachinePrice, serve
+from mlcost.serve._tier import (
+    CircuitBreaker,
+    LocalTier,
+    RemoteTier,
+    TierUnavailable,
+    length_buckets,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Answer",
+    "BatchDone",
+    "Batcher",
+    "Batching",
+    "Cascade",
+    "CircuitBreaker",
+    "DeadlineExceeded",
+    "Limits",
+    "LocalTier",
+    "Machine",
+    "MachinePrice",
+    "QueueFull",
+    "Remote",
+    "RemoteTier",
+    "ServeConfig",
+    "Shutdown",
+    "Spot",
+    "Stopped",
+    "Threshold",
+    "Tier",
+    "TierUnavailable",
+    "confidence",
+    "length_buckets",
+    "serve",
+    "single_variant_config",
+]
