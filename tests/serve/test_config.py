@@ -51,8 +51,8 @@ def test_the_example_file_loads_with_its_documented_defaults() -> None:
             "drain_delay_s + limits.request_timeout_s + flush_s = 27 s must be below grace_period_s (25 s)",
         ),
         (
-            "tiers: [{name: a, variant: x}]\nspot: {cloud: gcp}\n",
-            "grace_period_s (25 s) must fit in gcp's spot notice (30 s)",
+            "tiers: [{name: a, variant: x}]\nspot: {cloud: gcp}\nshutdown: {grace_period_s: 40}\n",
+            "grace_period_s (40 s) must fit in gcp's spot notice (30 s)",
         ),
         (
             "tiers: [{name: a, variant: x}]\nmachine: {instance_type: c7i.large}\n",
