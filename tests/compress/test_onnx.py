@@ -65,7 +65,7 @@ def test_every_dynamic_recipe_is_smaller_and_close_to_its_parent(
     import onnx
 
     parent = run_onnx(fused, feeds())
-    recipes = dynamic_recipes(read_cpu_features(AVX2_CPU))
+    recipes = dynamic_recipes(read_cpu_features(VNNI_CPU))
     for index, recipe in enumerate(recipes):
         int8 = tmp_path / f"int8-{index}.onnx"
         build_dynamic(recipe, fused=fused, plain=exported, out=int8)
@@ -74,6 +74,9 @@ def test_every_dynamic_recipe_is_smaller_and_close_to_its_parent(
         assert ("QAttention" in ops) == (recipe.graph == "fused"), recipe.name
         source = exported if recipe.graph == "unfused" else fused
         assert int8.stat().st_size < source.stat().st_size, recipe.name
+        if recipe.graph == "unfused":  # per layer 4 projections + 2 FFN (+ 2 attention); 2 heads
+            matmuls = [n for n in onnx.load(str(int8)).graph.node if n.op_type == "MatMulInteger"]
+            assert len(matmuls) == 2 * (6 + 2 * recipe.activation_matmuls) + 2, recipe.name
         child = run_onnx(int8, feeds())
         assert np.abs(child - parent).max() < 0.1 * max(1.0, float(np.abs(parent).max()))
 
@@ -83,12 +86,18 @@ def test_the_recipe_space_is_pruned_by_instruction_set() -> None:
     vnni = dynamic_recipes(read_cpu_features(VNNI_CPU))
     # 7-bit weights only where AVX2's 16-bit sums could saturate; the same graphs either way.
     assert all(r.reduce_range for r in avx2) and not any(r.reduce_range for r in vnni)
-    assert [(r.graph, r.per_channel) for r in avx2] == [(r.graph, r.per_channel) for r in vnni]
-    assert {(r.graph, r.per_channel) for r in vnni} == {
-        ("fused", True),
-        ("fused", False),
-        ("unfused", True),
-        ("unfused", False),
+    # INT8 attention matmuls only where integer dot products are fast.
+    assert not any(r.activation_matmuls for r in avx2)
+    assert {(r.graph, r.per_channel, r.activation_matmuls) for r in vnni} == {
+        ("fused", True, False),
+        ("fused", False, False),
+        ("unfused", True, False),
+        ("unfused", False, False),
+        ("unfused", True, True),
+        ("unfused", False, True),
+    }
+    assert {(r.graph, r.per_channel) for r in avx2} == {
+        (r.graph, r.per_channel) for r in vnni if not r.activation_matmuls
     }
     assert len({r.name for r in vnni}) == len(vnni)
 

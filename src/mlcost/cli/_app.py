@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import catalog, compress, cost, plan, profile, serve, train
+from mlcost.cli import cascade, catalog, compress, cost, plan, profile, serve, train
 from mlcost.cli._context import HomeOption, console, err_console, workspace
-from mlcost.core import MlcostError, UsageError
+from mlcost.core import MlcostError, UsageError, write_text_atomic
 from mlcost.cost import CaseStudy
+
+if TYPE_CHECKING:
+    from mlcost.profile import Verdict
 
 app = typer.Typer(
     name="mlcost",
@@ -31,6 +34,7 @@ app.add_typer(compress.variants_app, name="variants")
 app.add_typer(profile.app, name="profile")
 app.add_typer(plan.app)
 app.add_typer(serve.app)
+app.add_typer(cascade.app, name="cascade")
 
 EXIT_ERROR = 2
 
@@ -71,7 +75,8 @@ def demo(
             f"{workload} not found; run the demo from the repository root or give --workload FILE"
         )
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
-    compress.compress(methods=compress.DEMO_METHODS, home=home)
+    verdicts = compress.compress(methods=compress.DEMO_METHODS, home=home)
+    _demo_cascade(verdicts, home)
     result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
     if result is not None:
         story = CaseStudy().waterfall()
@@ -91,6 +96,55 @@ def demo(
             "speeds, measured accuracy)",
             highlight=False,
         )
+
+
+_DEMO_STUDENT = "distilled-int8"
+_DEMO_MACHINE = {
+    "provider": "aws",
+    "region": "us-east-1",
+    "instance_type": "c7i.large",
+    "pricing": "spot",
+}
+
+
+def _demo_cascade(verdicts: list[Verdict], home: Path | None) -> None:
+    """Calibrate the demo's cascade (the INT8 student, then the teacher's fastest variant shown
+    within the budget) and write the serve.yaml that serves it."""
+    import yaml
+
+    from mlcost.cli._context import open_store
+
+    teacher_line = [
+        v.variant
+        for v in verdicts
+        if v.is_within_budget and not v.variant.startswith(("distilled", "pruned"))
+    ]
+    with open_store(home) as store:
+        p50 = {name: store.profiles(name)[-1].latency_ms_p50 for name in teacher_line}
+    tier2 = min(teacher_line, key=lambda name: p50[name])
+    folder = workspace(home).home
+    console.print(
+        f"\ncalibrating the cascade: {_DEMO_STUDENT} first, {tier2} for what it is unsure of"
+    )
+    cascade.calibrate_command(
+        tier1=_DEMO_STUDENT, tier2=tier2, out=folder / "cascade.json", spot=True, home=home
+    )
+    config = {
+        "tiers": [
+            {"name": "student", "variant": _DEMO_STUDENT},
+            {"name": "teacher", "variant": tier2},
+        ],
+        "cascade": {"threshold_file": "cascade.json"},
+        "machine": _DEMO_MACHINE,
+    }
+    serve_file = folder / "serve.yaml"
+    write_text_atomic(serve_file, yaml.safe_dump(config, sort_keys=False))
+    console.print(
+        f"serve it: mlcost --home {home or folder} serve {serve_file} (then curl -d "
+        '\'{"text": "what a great day"}\' localhost:8000/v1/predict)',
+        highlight=False,
+        markup=False,
+    )
 
 
 def _is_debug(argv: list[str]) -> bool:

@@ -78,7 +78,7 @@ def compress(
     ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
-) -> None:
+) -> list[Verdict]:
     """Build, check, measure and compare every variant; recommend the fastest within the budget."""
     from mlcost.compress import CompressConfig, DistillSettings, build_variants
     from mlcost.profile import measure_variants, test_rows
@@ -113,7 +113,7 @@ def compress(
             remeasure=remeasure,
             say=say,
         )
-    show_comparison(result, profiles, accuracy_budget_pt, as_json)
+    return show_comparison(result, profiles, accuracy_budget_pt, as_json)
 
 
 def resolve_inputs(
@@ -144,7 +144,8 @@ def resolve_inputs(
 
 def show_comparison(
     result: CompressResult, profiles: Sequence[Profile], budget_pt: float, as_json: bool
-) -> None:
+) -> list[Verdict]:
+    """Print the comparison table (or JSON) and the recommendation; returns the verdicts."""
     from mlcost.core import to_jsonable
     from mlcost.profile import recommend, resolution_note
 
@@ -158,7 +159,7 @@ def show_comparison(
                 "skipped": [to_jsonable(s) for s in result.skipped],
             }
         )
-        return
+        return verdicts
     console.print(comparison_table(result.variants, profiles, verdicts, budget_pt))
     for skipped in result.skipped:
         console.print(f"[yellow]{skipped.method}: skipped[/] - {skipped.reason}")
@@ -167,6 +168,7 @@ def show_comparison(
     if note:
         console.print(f"[yellow]note[/]: {note}", highlight=False)
     console.print(f"[bold green]recommended: {best.variant}[/] - {best.reason}")
+    return verdicts
 
 
 def method_label(variant: Variant) -> str:

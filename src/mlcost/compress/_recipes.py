@@ -15,6 +15,9 @@ space is pruned by instruction set, so a search stays within a few minutes on
   per layer, quantized to QAttention), or the attention left as MatMuls
   (MatMulInteger kernels). Keeping the fused attention in float was measured
   about 20 % slower on a 2-vCPU Xeon with AMX and is not tried;
+- on an unfused graph, where integer dot products are fast (VNNI, Arm), the
+  attention's activation-by-activation MatMuls in INT8 too (what Optimum's
+  quantizer does; ONNX Runtime's ``quantize_dynamic`` keeps them in float);
 - dynamic activations (quantized per batch at run time, no calibration) for
   ``int8-dynamic``; static ones (calibrated: ONNX Runtime's QDQ with its
   accuracy-aware fallback, and NNCF on OpenVINO) for ``int8-static``.
@@ -57,6 +60,11 @@ class Int8Recipe:
     per_channel: bool = True
     reduce_range: bool = False
     accuracy_aware: bool = False  # NNCF reverts layers to float until the budget is met
+    # The attention's activation-by-activation MatMuls (Q.K^T, scores.V) in INT8 too, each
+    # operand quantized at run time; ONNX Runtime's quantize_dynamic leaves them in float by
+    # default (MatMulConstBOnly), Optimum's quantizer does not. Unfused graphs only (a fused
+    # graph's attention is one Attention op).
+    activation_matmuls: bool = False
 
     @property
     def name(self) -> str:
@@ -64,7 +72,8 @@ class Int8Recipe:
             return "openvino nncf static" + (", accuracy-aware" if self.accuracy_aware else "")
         weights = "per-channel" if self.per_channel else "per-tensor"
         reduce = ", 7-bit" if self.reduce_range else ""
-        return f"ort {self.activations} {self.graph} {weights}{reduce}"
+        attention = ", int8 attention" if self.activation_matmuls else ""
+        return f"ort {self.activations} {self.graph} {weights}{reduce}{attention}"
 
     @property
     def operators(self) -> tuple[str, ...]:
@@ -83,6 +92,7 @@ class Int8Recipe:
             "per_channel": self.per_channel,
             "reduce_range": self.reduce_range,
             "accuracy_aware": self.accuracy_aware,
+            "activation_matmuls": self.activation_matmuls,
             "operators": list(self.operators) if self.runtime == "onnxruntime" else [],
             "name": self.name,
         }
@@ -92,11 +102,19 @@ def dynamic_recipes(cpu: CpuFeatures) -> list[Int8Recipe]:
     """The dynamic-activation recipes worth measuring on ``cpu`` (module docstring)."""
     reduce = int8_settings(cpu).reduce_range
     graphs: tuple[Graph, ...] = ("fused", "unfused")
-    return [
+    recipes = [
         Int8Recipe("onnxruntime", "dynamic", graph, per_channel, reduce)
         for graph in graphs
         for per_channel in (True, False)
     ]
+    # INT8 attention matmuls pay where integer dot products are fast (VNNI, Arm i8mm/dotprod);
+    # on plain AVX2 their run-time quantization costs more than it saves.
+    if cpu.has_vnni or cpu.is_arm:
+        recipes += [
+            Int8Recipe("onnxruntime", "dynamic", "unfused", per_channel, reduce, False, True)
+            for per_channel in (True, False)
+        ]
+    return recipes
 
 
 def static_recipes(cpu: CpuFeatures, *, with_openvino: bool) -> list[Int8Recipe]:
@@ -125,7 +143,10 @@ def build_dynamic(recipe: Int8Recipe, *, fused: Path, plain: Path, out: Path) ->
             reduce_range=recipe.reduce_range,
             op_types_to_quantize=list(recipe.operators),
             # Fused com.microsoft ops carry no inferred types; their tensors are float.
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            extra_options={
+                "DefaultTensorType": onnx.TensorProto.FLOAT,
+                "MatMulConstBOnly": not recipe.activation_matmuls,
+            },
         )
 
 

@@ -8,6 +8,16 @@ including what each prediction costs; its exit code after a graceful drain.
 from __future__ import annotations
 
 from mlcost.serve._batcher import BatchDone, Batcher, DeadlineExceeded, QueueFull, Stopped
+from mlcost.serve._calibrate import (
+    Calibration,
+    Choice,
+    Predictions,
+    Targets,
+    calibrate,
+    fit_temperature,
+    threshold_record,
+    usd_per_prediction,
+)
 from mlcost.serve._cascade import Answer, Cascade, Threshold, confidence
 from mlcost.serve._config import (
     DEFAULT_THRESHOLD,
@@ -28,6 +38,7 @@ from mlcost.serve._tier import (
     RemoteTier,
     TierUnavailable,
     length_buckets,
+    variant_probabilities,
 )
 
 __all__ = [
@@ -36,13 +47,16 @@ __all__ = [
     "BatchDone",
     "Batcher",
     "Batching",
+    "Calibration",
     "Cascade",
+    "Choice",
     "CircuitBreaker",
     "DeadlineExceeded",
     "Limits",
     "LocalTier",
     "Machine",
     "MachinePrice",
+    "Predictions",
     "QueueFull",
     "Remote",
     "RemoteTier",
@@ -50,11 +64,17 @@ __all__ = [
     "Shutdown",
     "Spot",
     "Stopped",
+    "Targets",
     "Threshold",
     "Tier",
     "TierUnavailable",
+    "calibrate",
     "confidence",
+    "fit_temperature",
     "length_buckets",
     "serve",
     "single_variant_config",
+    "threshold_record",
+    "usd_per_prediction",
+    "variant_probabilities",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from mlcost.core import Variant
-from mlcost.runtime import Session, load_tokenizer, open_session, pad, tokenize
+from mlcost.runtime import Session, load_tokenizer, open_session, pad, predict_logits, tokenize
 
 _MIN_BUCKET_TOKENS = 16
 
@@ -59,6 +59,16 @@ def label_names(variant: Variant, count: int) -> tuple[str, ...]:
     except (OSError, ValueError):
         id2label = {}
     return tuple(str(id2label.get(str(i), i)) for i in range(count))
+
+
+def variant_probabilities(
+    variant: Variant, texts: Sequence[str], *, threads: int, max_length: int = 512
+) -> np.ndarray:
+    """The variant's probabilities for every text, in order (for calibration, not serving)."""
+    session = open_session(variant, threads=threads)
+    tokenizer = load_tokenizer(variant)
+    ids = tokenize(tokenizer, texts, max_length=max_length)
+    return softmax(predict_logits(session, ids, int(tokenizer.pad_token_id or 0)))
 
 
 def _block_signals() -> None:
