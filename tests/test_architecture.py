@@ -15,7 +15,18 @@ import pytest
 import mlcost
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["core", "catalog", "cost", "runtime", "train", "compress", "profile", "plan", "serve", "cli"]
+STAGES = [
+    "core",
+    "catalog",
+    "cost",
+    "runtime",
+    "train",
+    "compress",
+    "profile",
+    "plan",
+    "serve",
+    "cli",
+]
 
 
 def test_stages_import_only_from_stages_above_them() -> None:

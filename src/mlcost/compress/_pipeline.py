@@ -25,7 +25,7 @@ from mlcost.compress._cpu import Int8Settings, int8_settings
 from mlcost.compress._inputs import METHODS, Inputs
 from mlcost.compress._onnx import export_onnx, optimize_transformer
 from mlcost.compress._prune import PruneSettings, prune_classifier
-from mlcost.compress._race import RaceResult, race
+from mlcost.compress._race import CHOICE_RULE, Entry, RaceResult, race
 from mlcost.compress._recipes import (
     SESSION_TRIES,
     Int8Recipe,
@@ -218,6 +218,7 @@ class _Builder:
         recipe = {
             "search": [r.record() for r in recipes],
             "searched_on": _cpu_key(cpu),
+            "chosen_by": CHOICE_RULE,
             "accuracy_budget_pt": self.config.accuracy_budget_pt,
             "weights": "int8 symmetric",
             "activations": "uint8, quantized per batch at run time",
@@ -264,16 +265,20 @@ class _Builder:
             session_tries=SESSION_TRIES,
         )
         figures = ", ".join(
-            f"{e.name} {e.timing.mean_ms:.2f} ms{'' if e.is_within_budget else ' (over budget)'}"
+            f"{e.name} {e.timing.mean_ms:.2f} ms{_budget_mark(e)}"
             for e in sorted(result.entries, key=lambda e: e.timing.mean_ms)
         )
         kept = ", ".join(f"{k}={v}" for k, v in result.session.items()) or "defaults"
-        verdict = (
-            "wins"
-            if result.is_within_budget
-            else f"kept: no recipe is shown within the {self.config.accuracy_budget_pt:g}-pt "
-            f"budget on {len(ids):,} validation rows, and it is the least doubtful"
-        )
+        budget = f"the {self.config.accuracy_budget_pt:g}-pt budget on {len(ids):,} validation rows"
+        if result.is_within_budget:
+            verdict = "wins"
+        elif result.winning_entry.is_unresolved:
+            verdict = (
+                f"kept: no recipe is shown within {budget} (too few rows to resolve it) and "
+                "none is shown over it; it is the fastest"
+            )
+        else:
+            verdict = f"kept: every recipe is shown over {budget}; it is the least doubtful"
         self.log(f"{name}: {result.winner} {verdict} ({figures}); session: {kept}")
         return result
 
@@ -292,6 +297,7 @@ class _Builder:
         recipe = {
             "search": [r.record() for r in recipes],
             "searched_on": _cpu_key(cpu),
+            "chosen_by": CHOICE_RULE,
             "calibration": c.calibration,
             "calibration_samples": c.calibration_samples,
             "accuracy_budget_pt": c.accuracy_budget_pt,
@@ -749,3 +755,9 @@ def _model_fingerprint(model_dir: Path) -> list[Any]:
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _budget_mark(entry: Entry) -> str:
+    if entry.is_within_budget:
+        return ""
+    return " (unresolved)" if entry.is_unresolved else " (over budget)"
