@@ -193,3 +193,65 @@ def test_bad_input_is_one_line_before_any_work(
     assert result.returncode == 2, result.stdout
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "ws" / "artifacts" / "variants").exists()
+
+
+def test_cascade_calibrate_writes_the_chosen_threshold_that_serve_reads(
+    tiny: tuple[str, str],
+    compressed: tuple[Path, dict],  # type: ignore[type-arg]
+) -> None:
+    home, _ = compressed
+    args = [
+        "cascade",
+        "calibrate",
+        "--tier1",
+        "int8-dynamic",
+        "--tier2",
+        "onnx-fp32",
+        "--model",
+        tiny[0],
+        "--data",
+        tiny[1],
+        "--alpha-pt",
+        "5",
+    ]
+    shown = run(*args, home=home).stdout
+    for method in ("guarantee", "conformal", "accuracy", "escalation", "fixed", "tier 2 alone"):
+        assert method in shown
+    record = json.loads((home / "cascade.json").read_text())
+    assert record["chosen"]["method"] == "guarantee"
+    assert record["tiers"] == ["int8-dynamic", "onnx-fp32"]
+    assert record["rows"]["split"] == "validation" and record["rows"]["count"] > 0
+    assert (
+        record["machine"]["instance_type"] == "c7i.large" and record["machine"]["usd_per_hour"] > 0
+    )
+    fixed = next(c for c in record["choices"] if c["method"] == "fixed")
+    assert fixed["threshold"] == 0.85 and 0 <= fixed["escalation_rate"] <= 1
+
+    from mlcost.cli.serve import load_serve_config, read_threshold
+
+    serve_file = home / "serve.yaml"
+    serve_file.write_text(
+        "tiers: [{name: a, variant: int8-dynamic}, {name: b, variant: onnx-fp32}]\n"
+        "cascade: {threshold_file: cascade.json}\n"
+    )
+    config = load_serve_config(serve_file)
+    assert config.cascade.threshold_file is not None
+    threshold = read_threshold(config.cascade.threshold_file)
+    assert threshold.value == record["chosen"]["threshold"]
+    assert "guarantee" in threshold.source and "validation rows" in threshold.source
+
+    wrong = run(
+        "cascade",
+        "calibrate",
+        "--tier1",
+        "nope",
+        "--tier2",
+        "onnx-fp32",
+        "--model",
+        tiny[0],
+        "--data",
+        tiny[1],
+        home=home,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "no variant 'nope'" in wrong.stderr
