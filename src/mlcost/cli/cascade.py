@@ -210,7 +210,7 @@ def run_calibration(
         "pricing": "spot" if is_spot else "on_demand",
         "usd_per_hour": usd_per_hour,
         "source": offer.source,
-        "as_of": str(offer.spot_seen_on if is_spot else offer.as_of),
+        "as_of": str((offer.spot_seen_on if is_spot else None) or offer.as_of or "undated"),
     }
     record["throughput_per_s"] = {"tier1": speeds[0], "tier2": speeds[1], "basis": "measured"}
     return result, record
@@ -243,7 +243,7 @@ def show_calibration(result: Calibration, record: dict[str, Any], path: Path) ->
     rows = []
     for choice in result.choices:
         low, high = choice.accuracy_ci
-        cost = "-" if choice.usd_per_1000 is None else f"${choice.usd_per_1000:.5f}"
+        cost = "-" if choice.usd_per_1000 is None else f"${choice.usd_per_1000:.6f}"
         share = ""
         if choice.usd_per_1000 is not None and result.tier2_usd_per_1000:
             share = f" ({choice.usd_per_1000 / result.tier2_usd_per_1000:.0%})"
@@ -269,7 +269,7 @@ def show_calibration(result: Calibration, record: dict[str, Any], path: Path) ->
             f"{result.tier2_accuracy:.2%}",
             "+0.00",
             "100%",
-            "-" if tier2_cost is None else f"${tier2_cost:.5f} (100%)",
+            "-" if tier2_cost is None else f"${tier2_cost:.6f} (100%)",
             "-",
         ]
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -78,8 +78,10 @@ def compress(
     ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
-) -> list[Verdict]:
+) -> list[Any]:
     """Build, check, measure and compare every variant; recommend the fastest within the budget."""
+    # Returns the verdicts (mlcost.profile.Verdict) for `mlcost demo`; Typer evaluates this
+    # command's annotations at run time, so the return type names no type-checking-only class.
     from mlcost.compress import CompressConfig, DistillSettings, build_variants
     from mlcost.profile import measure_variants, test_rows
 

@@ -139,7 +139,7 @@ def _machine_price(config: ServeConfig, home: Path | None) -> MachinePrice | Non
         )
     except CatalogError as exc:
         raise ServeError(f"serve.yaml machine: {exc}") from exc
-    as_of = offer.spot_seen_on if machine.pricing == "spot" else offer.as_of
+    as_of = (offer.spot_seen_on if machine.pricing == "spot" else None) or offer.as_of
     source = (
         f"{offer.provider} {offer.instance_type} {offer.region} {machine.pricing}: {offer.source}"
     )
