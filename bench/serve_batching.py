@@ -44,9 +44,12 @@ def _cpu_flags() -> str:
     return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"
 
 
-def _sustained(home: Path, variant: str, batching: dict[str, object], start: float, bodies: list[dict[str, object]]) -> tuple[float, list[dict[str, object]]]:
+def _sustained(home: Path, variant: str, batching: dict[str, object], start: float, bodies: list[dict[str, object]], threads: int | None = None) -> tuple[float, list[dict[str, object]]]:
     """The highest rate (rising by STEP from ``start``) answered in full within the SLO."""
-    config = {"tiers": [{"name": "main", "variant": variant, "batching": batching}]}
+    tier: dict[str, object] = {"name": "main", "variant": variant, "batching": batching}
+    if threads is not None:
+        tier["threads"] = threads
+    config = {"tiers": [tier]}
     runs: list[dict[str, object]] = []
     best = 0.0
     rate = start

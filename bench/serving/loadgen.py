@@ -28,22 +28,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# A connection idle longer than this is closed, not reused: the server closes idle keep-alive
+# connections (uvicorn after 5 s), and a request sent as it does would be lost in the race.
+_MAX_IDLE_S = 2.0
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
 
 @dataclass
 class _Pool:
     host: str
     port: int
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+    idle: list[tuple[float, Connection]] = field(default_factory=list)
     opened: int = 0
 
-    async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self.idle:
-            return self.idle.pop()
+    async def take(self) -> Connection:
+        now = time.monotonic()
+        while self.idle:
+            since, connection = self.idle.pop()
+            if now - since < _MAX_IDLE_S:
+                return connection
+            connection[1].close()
         self.opened += 1
         return await asyncio.open_connection(self.host, self.port)
 
-    def give(self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
-        self.idle.append(connection)
+    def give(self, connection: Connection) -> None:
+        self.idle.append((time.monotonic(), connection))
 
 
 async def _request(pool: _Pool, head: bytes, body: bytes) -> int:
@@ -126,7 +135,7 @@ async def run(
             return None
         return kept[min(len(kept) - 1, int(q * len(kept)))]
 
-    for _, writer in pool.idle:
+    for _, (_, writer) in pool.idle:
         writer.close()
     return {
         "rate_per_s": rate,

@@ -56,6 +56,10 @@ class Tier(_Part):
     # Intra-op threads; default: what the CPU quota allows (runtime.threads_allowed).
     threads: int | None = Field(default=None, ge=1, le=256)
     max_tokens: int = Field(default=512, ge=8, le=8192)
+    # ONNX Runtime's intra-op threads spin between runs: the fastest back-to-back batch-1
+    # latency (what compress measures), but in a server they take the cores the event loop,
+    # the tokenizer and the other tier need. Off unless asked for.
+    spin_threads: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> Tier:

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,8 @@ def _local(tier: Tier, variants: Mapping[str, Variant]) -> LocalTier:
         raise ServeError(
             f"tier {tier.name}: no variant {tier.variant!r} in the workspace; known: {known}"
         )
+    session = {**(variant.recipe.get("session") or {}), "spinning": tier.spin_threads}
+    variant = replace(variant, recipe={**variant.recipe, "session": session})
     return LocalTier(tier.name, variant, tier.threads or threads_allowed(), tier.max_tokens)
 
 
