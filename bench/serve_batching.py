@@ -44,7 +44,14 @@ def _cpu_flags() -> str:
     return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"
 
 
-def _sustained(home: Path, variant: str, batching: dict[str, object], start: float, bodies: list[dict[str, object]], threads: int | None = None) -> tuple[float, list[dict[str, object]]]:
+def _sustained(
+    home: Path,
+    variant: str,
+    batching: dict[str, object],
+    start: float,
+    bodies: list[dict[str, object]],
+    threads: int | None = None,
+) -> tuple[float, list[dict[str, object]]]:
     """The highest rate (rising by STEP from ``start``) answered in full within the SLO."""
     tier: dict[str, object] = {"name": "main", "variant": variant, "batching": batching}
     if threads is not None:
@@ -60,7 +67,9 @@ def _sustained(home: Path, variant: str, batching: dict[str, object], start: flo
             runs.append(result)
             ok = result["statuses"] == {"200": result["sent"]} and not result["errors"]
             p99 = result["p99_ms"]
-            print(f"  {rate:7.1f}/s sent: p50 {result['p50_ms']:.1f} ms, p99 {p99:.1f} ms, answered {result['statuses']}, errors {result['errors']}")
+            print(
+                f"  {rate:7.1f}/s sent: p50 {result['p50_ms']:.1f} ms, p99 {p99:.1f} ms, answered {result['statuses']}, errors {result['errors']}"
+            )
             if not ok or p99 is None or float(p99) > SLO_P99_MS:  # type: ignore[arg-type]
                 break
             best = rate
@@ -82,16 +91,44 @@ def main() -> None:
         return
     batch1_per_s = 1000.0 / profiles[-1].latency_ms_p50
     bodies = _texts()
-    print(f"serving {args.variant} on {_cpu_flags()}; one tweet per request; SLO p99 <= {SLO_P99_MS:g} ms")
-    print(f"profile: batch-1 p50 {profiles[-1].latency_ms_p50:.2f} ms ({batch1_per_s:.0f}/s), best batch {profiles[-1].batch_size} at {profiles[-1].throughput_per_s:.0f}/s")
+    print(
+        f"serving {args.variant} on {_cpu_flags()}; one tweet per request; SLO p99 <= {SLO_P99_MS:g} ms"
+    )
+    print(
+        f"profile: batch-1 p50 {profiles[-1].latency_ms_p50:.2f} ms ({batch1_per_s:.0f}/s), best batch {profiles[-1].batch_size} at {profiles[-1].throughput_per_s:.0f}/s"
+    )
     print("batching off (max_batch_size 1, no delay):")
-    off, off_runs = _sustained(args.home, args.variant, {"max_batch_size": 1, "max_queue_delay_ms": 0}, batch1_per_s * 0.3, bodies)
+    off, _ = _sustained(
+        args.home,
+        args.variant,
+        {"max_batch_size": 1, "max_queue_delay_ms": 0},
+        batch1_per_s * 0.3,
+        bodies,
+    )
     print("dynamic batching (max_batch_size 16, max_queue_delay_ms 5):")
-    on, on_runs = _sustained(args.home, args.variant, {"max_batch_size": 16, "max_queue_delay_ms": 5}, max(off, batch1_per_s * 0.3), bodies)
+    on, _ = _sustained(
+        args.home,
+        args.variant,
+        {"max_batch_size": 16, "max_queue_delay_ms": 5},
+        max(off, batch1_per_s * 0.3),
+        bodies,
+    )
     ratio = on / off if off else float("inf")
     verdict = "met" if ratio >= 2 else "MISSED"
-    print(f"\nsustained at p99 <= {SLO_P99_MS:g} ms: batching {on:.0f}/s vs one per request {off:.0f}/s = {ratio:.2f}x (target >= 2x: {verdict})")
-    print(json.dumps({"variant": args.variant, "batching_per_s": on, "single_per_s": off, "ratio": ratio, "slo_p99_ms": SLO_P99_MS}))
+    print(
+        f"\nsustained at p99 <= {SLO_P99_MS:g} ms: batching {on:.0f}/s vs one per request {off:.0f}/s = {ratio:.2f}x (target >= 2x: {verdict})"
+    )
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "batching_per_s": on,
+                "single_per_s": off,
+                "ratio": ratio,
+                "slo_p99_ms": SLO_P99_MS,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -86,10 +86,10 @@ def _texts(count: int = 400) -> list[dict[str, object]]:
 
 
 def _cpu_flags() -> str:
-    from mlcost.runtime import read_cpu_features
+    from mlcost.runtime import read_hardware
 
-    cpu = read_cpu_features()
-    return f"{cpu.model} ({', '.join(sorted(cpu.flags))})"
+    hardware = read_hardware()
+    return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"
 
 
 def _venv_module() -> ModuleType:

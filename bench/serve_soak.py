@@ -46,7 +46,9 @@ def main() -> None:
     rate = args.rate
     if rate is None:
         print("finding the sustained rate (dynamic batching, p99 <= 100 ms):")
-        best, _ = _sustained(args.home, args.variant, {"max_batch_size": 16, "max_queue_delay_ms": 5}, 50.0, bodies)
+        best, _ = _sustained(
+            args.home, args.variant, {"max_batch_size": 16, "max_queue_delay_ms": 5}, 50.0, bodies
+        )
         rate = 0.8 * best
     config = {"tiers": [{"name": "main", "variant": args.variant}]}
     print(f"soak: {args.variant} at {rate:.0f} requests/s for {args.minutes} min")
@@ -59,10 +61,14 @@ def main() -> None:
             sent += int(result["sent"])  # type: ignore[call-overload]
             failed += int(result["sent"]) - int(result["statuses"].get("200", 0))  # type: ignore[call-overload, union-attr]
             rss.append(_rss_mib(process.pid))
-            print(f"  minute {minute + 1}: {result['sent']} sent, p99 {result['p99_ms']:.1f} ms, RSS {rss[-1]:.1f} MiB")
+            print(
+                f"  minute {minute + 1}: {result['sent']} sent, p99 {result['p99_ms']:.1f} ms, RSS {rss[-1]:.1f} MiB"
+            )
     growth = max(rss[1:], default=rss[0]) - rss[0]
     verdict = "met" if growth <= BOUND_MIB and failed == 0 else "MISSED"
-    print(f"\nRSS after minute 1: {rss[0]:.1f} MiB; highest later: {max(rss):.1f} MiB; growth {growth:+.1f} MiB (bound {BOUND_MIB:g} MiB); {sent - failed} of {sent} answered 200: {verdict}")
+    print(
+        f"\nRSS after minute 1: {rss[0]:.1f} MiB; highest later: {max(rss):.1f} MiB; growth {growth:+.1f} MiB (bound {BOUND_MIB:g} MiB); {sent - failed} of {sent} answered 200: {verdict}"
+    )
 
 
 if __name__ == "__main__":
