@@ -66,6 +66,17 @@ def _slow_body(url: str) -> tuple[int, str]:
     return int(reply.split()[1]), reply
 
 
+def _stalled_head(url: str, head: bytes) -> tuple[int, str]:
+    """Opens a connection, sends ``head`` (part of a request head, or nothing), and waits."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        reply = sock.recv(4096).decode()
+        closed = sock.recv(4096) == b""
+    assert closed, "the server kept the connection open"
+    return int(reply.split()[1]), reply
+
+
 def test_bad_input_gets_one_clean_4xx_line_and_never_breaks_the_worker(home: Path) -> None:
     cases: list[tuple[bytes, int]] = [
         (b"{bad json", 400),
@@ -94,6 +105,10 @@ def test_bad_input_gets_one_clean_4xx_line_and_never_breaks_the_worker(home: Pat
                 assert isinstance(error, str) and "\n" not in error and len(error) < 200
         status, reply = _slow_body(server.url)
         assert status == 408, reply
+        for head in (b"", b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n"):  # silent; slowloris
+            began = time.monotonic()
+            status, reply = _stalled_head(server.url, head)
+            assert status == 408 and time.monotonic() - began < 5, reply
         assert (
             httpx.post(f"{server.url}/v1/predict", json={"text": "still fine"}).status_code == 200
         )

@@ -29,6 +29,7 @@ from mlcost.serve._cascade import Cascade, Threshold
 from mlcost.serve._config import DEFAULT_THRESHOLD, ServeConfig, Tier
 from mlcost.serve._lifecycle import DrainingServer, Lifecycle
 from mlcost.serve._metrics import Metrics
+from mlcost.serve._protocol import head_deadline_protocol
 from mlcost.serve._tier import CircuitBreaker, LocalTier, RemoteTier
 
 _log = logging.getLogger("mlcost.serve")
@@ -112,7 +113,7 @@ def serve(
     listener = _bind(config.host, config.port)
     uconfig = uvicorn.Config(
         app,
-        http="httptools",
+        http=head_deadline_protocol(config.limits.read_timeout_s),
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         lifespan="on",
         log_config=None,
