@@ -29,6 +29,10 @@ test split of the built-in tweets), same machine and threads for every figure:
 
 Every variant is measured twice, in forward then reverse order (ABBA), and
 the two passes are averaged, so drift on a shared machine hits all alike.
+Each measurement runs in its own process, minutes apart, so a noisy host can
+still move those ratios; the benchmark ends with every target's pair timed
+together in one process, in alternating chunks of the same rows, three seeds:
+the figures the targets are judged on.
 Benchmarks report; this one exits 0 whether or not a target is met.
 """
 
@@ -249,33 +253,46 @@ def main() -> None:
     )
     results = measure_abba(contenders, rows, settings)
     report(results, rows, {v.name: v for v in contenders}, hardware.cpu_flags)
-    head_to_head(by_name["int8-dynamic"], optimum, rows, settings.threads)
+    interleaved({v.name: v for v in contenders}, rows, settings.threads)
 
 
-def head_to_head(ours: Variant, peer: Variant, rows: HeldOutRows, threads: int) -> None:
-    """Both models loaded in one process and timed in alternating chunks of the same rows
-    (the compress race's ABBA timing): the ratio no minute-scale drift of a shared host can
-    tilt, which the one-process-per-variant figures above can show (each variant measured in
-    its own process, minutes apart)."""
+# The targets' pairs, timed together (mlcost's, the other, the target ratio).
+_PAIRS = (
+    ("int8-dynamic", "baseline", 4.0),
+    ("int8-dynamic", "optimum-int8", 1.3),
+    ("int8-dynamic", "optimum-intel-int8", 1.0),
+    ("distilled-int8", "int8-dynamic", 2.0),
+    ("pruned-int8", "int8-dynamic", 2.0),
+)
+
+
+def interleaved(variants: dict[str, Variant], rows: HeldOutRows, threads: int) -> None:
+    """Every target's pair timed in one process, in alternating chunks of the same rows (the
+    compress race's ABBA timing), three seeds: the ratios no minute-scale drift of a shared
+    host can tilt. The table above measures each variant in its own process, minutes apart;
+    on a noisy host its ratios move with the host (seen: 0.78x and 1.41x for the same pair)."""
     from mlcost.compress._race import time_sessions
     from mlcost.runtime import load_tokenizer, open_session, tokenize
 
-    tokenizer = load_tokenizer(ours)
-    ids = tokenize(tokenizer, rows.texts, max_length=int(ours.recipe.get("max_length", 512)))
-    sessions = {v.name: open_session(v, threads=threads) for v in (ours, peer)}
-    ratios = []
-    for seed in range(3):
-        timed = time_sessions(sessions, ids, int(tokenizer.pad_token_id or 0), seed=seed)
-        ratios.append(timed[peer.name].mean_ms / timed[ours.name].mean_ms)
+    teacher = variants["baseline"]
+    tokenizer = load_tokenizer(teacher)
+    ids = tokenize(tokenizer, rows.texts, max_length=int(teacher.recipe.get("max_length", 512)))
+    pad_id = int(tokenizer.pad_token_id or 0)
+    print("\ninterleaved in one process (mean batch-1 latency of 160 rows x 2 passes, 3 seeds):")
+    for ours, other, target in _PAIRS:
+        sessions = {n: open_session(variants[n], threads=threads) for n in (ours, other)}
+        ratios = []
+        for seed in range(3):
+            timed = time_sessions(sessions, ids, pad_id, seed=seed)
+            ratios.append(timed[other].mean_ms / timed[ours].mean_ms)
+        ratio = float(np.median(ratios))
+        spread = ", ".join(f"{r:.2f}" for r in ratios)
+        verdict = "met" if ratio >= target else "MISSED"
         print(
-            f"  head to head, seed {seed}: {ours.name} {timed[ours.name].mean_ms:.3f} ms, "
-            f"{peer.name} {timed[peer.name].mean_ms:.3f} ms (mean batch-1 latency, 160 rows x 2 passes)"
+            f"  {ours} vs {other}: {ratio:.2f}x batch-1 throughput (seeds {spread}; "
+            f"target >= {target:g}x: {verdict})"
         )
-    print(
-        f"  {ours.name} vs {peer.name}, interleaved in one process: "
-        f"{float(np.median(ratios)):.2f}x batch-1 throughput (median of 3; target >= 1.3x: "
-        f"{'met' if float(np.median(ratios)) >= 1.3 else 'MISSED'})"
-    )
+        del sessions
 
 
 def _correct(predictions: tuple[int, ...], rows: HeldOutRows) -> list[bool]:
