@@ -50,14 +50,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from server import load, running
+from server import ServerExited, load, running, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML_DIR = ROOT / "bench" / "bentoml"
@@ -167,20 +166,12 @@ def bentoml_running(
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Any) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            tail = "\n".join(log.read().splitlines()[-30:])
-            raise RuntimeError(f"bentoml serve exited {process.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"bentoml serve at {url} not ready in 180 s")
+    try:
+        wait_ready(url, timeout_s=180, poll_s=0.2, process=process)
+    except ServerExited as exc:
+        log.seek(0)
+        tail = "\n".join(log.read().splitlines()[-30:])
+        raise RuntimeError(f"bentoml serve exited {exc.returncode}:\n{tail}") from exc
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -45,7 +45,7 @@ def running(
         )
         try:
             url = _listening(process)
-            _wait_ready(url)
+            wait_ready(url)
             yield process, url
         finally:
             if process.poll() is None:
@@ -79,17 +79,35 @@ def _discard(stream: Iterator[str]) -> None:
         pass
 
 
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 60
+class ServerExited(RuntimeError):
+    """The server process ended before its /readyz answered 200."""
+
+    def __init__(self, returncode: int) -> None:
+        super().__init__(f"the server exited {returncode} before it was ready")
+        self.returncode = returncode
+
+
+def wait_ready(
+    url: str,
+    *,
+    timeout_s: float = 60.0,
+    poll_s: float = 0.1,
+    process: subprocess.Popen[bytes] | subprocess.Popen[str] | None = None,
+) -> None:
+    """Return once ``url``/readyz answers 200; ServerExited if ``process`` ends first,
+    RuntimeError past ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ServerExited(process.returncode)
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=1) as reply:
                 if reply.status == 200:
                     return
         except OSError:
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} never ready")
+        time.sleep(poll_s)
+    raise RuntimeError(f"{url} not ready in {timeout_s:g} s")
 
 
 def load(

@@ -227,7 +227,7 @@ def test_cascade_calibrate_writes_the_chosen_threshold_that_serve_reads(
     fixed = next(c for c in record["choices"] if c["method"] == "fixed")
     assert fixed["threshold"] == 0.85 and 0 <= fixed["escalation_rate"] <= 1
 
-    from mlcost.cli.serve import load_serve_config, read_threshold
+    from mlcost.serve import load_serve_config, read_threshold
 
     serve_file = home / "serve.yaml"
     serve_file.write_text(

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlcost.cli.serve import load_serve_config
 from mlcost.core import ServeError
-from mlcost.serve import single_variant_config
+from mlcost.serve import load_serve_config, single_variant_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

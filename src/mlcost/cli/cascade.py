@@ -225,16 +225,14 @@ def _variant(store: Store, name: str) -> Variant:
 
 
 def _throughput(store: Store, variant: Variant) -> float:
-    measured = [
-        p
-        for p in store.profiles(variant.name)
-        if p.basis == "measured" and p.variant_key == variant.recipe.get("key")
-    ]
-    if not measured:
+    from mlcost.profile import latest_measured
+
+    measured = latest_measured(store, variant)
+    if measured is None:
         raise UsageError(
             f"{variant.name} has no measured profile; run mlcost profile measure {variant.name}"
         )
-    return measured[-1].throughput_per_s
+    return measured.throughput_per_s
 
 
 def show_calibration(result: Calibration, record: dict[str, Any], path: Path) -> None:

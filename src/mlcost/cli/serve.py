@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlcost.cli._context import HomeOption, current_catalog, open_store
-from mlcost.core import (
-    CatalogError,
-    Profile,
-    ServeError,
-    UsageError,
-    Variant,
-    load_yaml_model,
-    yaml_line,
-)
+from mlcost.core import CatalogError, ServeError, UsageError
 
 if TYPE_CHECKING:
-    from mlcost.serve import MachinePrice, ServeConfig, Threshold
+    from mlcost.serve import MachinePrice, ServeConfig
 
 app = typer.Typer()
-
-_EXAMPLES = {
-    "tiers": "tiers: [{name: student, variant: distilled-int8}]",
-    "name": "name: student",
-    "url": "url: http://teacher:8000",
-}
 
 
 @app.command("serve")
@@ -49,7 +34,8 @@ def serve_command(
     home: HomeOption = None,
 ) -> None:
     """Serve variants over HTTP with dynamic batching, a cascade, metrics and a graceful drain."""
-    from mlcost.serve import serve, single_variant_config
+    from mlcost.profile import latest_measured
+    from mlcost.serve import load_serve_config, serve, single_variant_config
 
     if (config_file is None) == (variant is None):
         raise UsageError("give a serve.yaml or --variant NAME (one of them)")
@@ -62,66 +48,10 @@ def serve_command(
         config = single_variant_config(variant, host or "127.0.0.1", 8000 if port is None else port)
     with open_store(home) as store:
         variants = {v.name: v for v in store.variants()}
-        profiles = {
-            name: p for name in variants if (p := _latest(store.profiles(name), variants[name]))
-        }
+        profiles = {n: p for n, v in variants.items() if (p := latest_measured(store, v))}
     price = _machine_price(config, home)
-    code = serve(
-        config, variants=variants, profiles=profiles, price=price, threshold_from=read_threshold
-    )
+    code = serve(config, variants=variants, profiles=profiles, price=price)
     raise typer.Exit(code)
-
-
-def load_serve_config(path: Path) -> ServeConfig:
-    """The validated serve.yaml; a relative threshold_file is taken from the file's folder."""
-    from mlcost.serve import ServeConfig
-
-    root, config = load_yaml_model(
-        path,
-        ServeConfig,
-        error=ServeError,
-        example_file="examples/serve.yaml",
-        examples=_EXAMPLES,
-        what="the serve file",
-    )
-    file = config.cascade.threshold_file
-    if file is None:
-        return config
-    resolved = file if file.is_absolute() else path.parent / file
-    if not resolved.is_file():
-        line = yaml_line(root, ("cascade", "threshold_file"))
-        raise ServeError(
-            f"{path}:{line}: cascade.threshold_file: no file at {resolved}; run "
-            "mlcost cascade calibrate, or give the threshold as cascade.threshold"
-        )
-    cascade = config.cascade.model_copy(update={"threshold_file": resolved})
-    return config.model_copy(update={"cascade": cascade})
-
-
-def read_threshold(path: Path) -> Threshold:
-    """The threshold a calibration file (mlcost cascade calibrate) chose."""
-    from mlcost.serve import Threshold
-
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        chosen = record["chosen"]
-        return Threshold(
-            float(chosen["threshold"]),
-            chosen["confidence"],
-            float(chosen.get("temperature", 1.0)),
-            f"{path.name}: {chosen['method']} on {record['rows']['count']} {record['rows']['split']} rows",
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ServeError(
-            f"{path}: not a calibration file ({exc}); write it with mlcost cascade calibrate"
-        ) from exc
-
-
-def _latest(profiles: list[Profile], variant: Variant) -> Profile | None:
-    same = [
-        p for p in profiles if p.variant_key == variant.recipe.get("key") and p.basis == "measured"
-    ]
-    return same[-1] if same else None
 
 
 def _machine_price(config: ServeConfig, home: Path | None) -> MachinePrice | None:

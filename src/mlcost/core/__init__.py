@@ -80,7 +80,7 @@ from mlcost.core._workload import (
     Workload,
 )
 from mlcost.core._workspace import Workspace
-from mlcost.core._yaml_model import load_yaml_model, parse_yaml, yaml_line
+from mlcost.core._yaml_model import file_beside, load_yaml_model, parse_yaml, yaml_line
 
 __all__ = [
     "ARCHES",
@@ -143,6 +143,7 @@ __all__ = [
     "WeeklyPattern",
     "Workload",
     "Workspace",
+    "file_beside",
     "from_jsonable",
     "hardware_key",
     "load_yaml_model",

@@ -108,6 +108,24 @@ def yaml_line(root: yaml.Node, loc: tuple[str | int, ...]) -> int:
     return _locate(root, loc).line
 
 
+def file_beside(
+    path: Path,
+    root: yaml.Node,
+    loc: tuple[str, ...],
+    given: Path,
+    *,
+    error: type[MlcostError],
+    fix: str,
+) -> Path:
+    """``given`` (the value at ``loc`` in the YAML file ``path``) taken from the file's folder
+    when relative; raises ``error`` naming its line when no file is there (``fix``: what to do)."""
+    resolved = given if given.is_absolute() else path.parent / given
+    if not resolved.is_file():
+        line = yaml_line(root, loc)
+        raise error(f"{path}:{line}: {'.'.join(loc)}: no file at {resolved}; {fix}")
+    return resolved
+
+
 def _read(path: Path, error: type[MlcostError], what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")

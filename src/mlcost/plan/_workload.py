@@ -21,9 +21,9 @@ from mlcost.core import (
     PlanError,
     TrainingWorkload,
     Workload,
+    file_beside,
     load_yaml_model,
     parse_yaml,
-    yaml_line,
 )
 from mlcost.plan._traffic import read_trace
 
@@ -108,13 +108,14 @@ def _with_trace_resolved(path: Path, root: yaml.Node, workload: Workload) -> Wor
     trace = workload.traffic.trace
     if trace is None:
         return workload
-    resolved = trace if trace.is_absolute() else path.parent / trace
-    if not resolved.is_file():
-        line = yaml_line(root, ("traffic", "trace"))
-        raise PlanError(
-            f"{path}:{line}: traffic.trace: no file at {resolved}; "
-            f"give a path relative to the folder of {path.name}, or an absolute one"
-        )
+    resolved = file_beside(
+        path,
+        root,
+        ("traffic", "trace"),
+        trace,
+        error=PlanError,
+        fix=f"give a path relative to the folder of {path.name}, or an absolute one",
+    )
     read_trace(resolved)  # a malformed trace fails now, with the CSV's own FILE:LINE
     traffic = workload.traffic.model_copy(update={"trace": resolved})
     return workload.model_copy(update={"traffic": traffic})

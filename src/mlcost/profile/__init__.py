@@ -15,6 +15,7 @@ from mlcost.profile._profile import (
 from mlcost.profile._recommend import Verdict, recommend, resolution_note
 from mlcost.profile._reuse import (
     import_profiles,
+    latest_measured,
     load_profiles,
     measure_variants,
     stored_profile,
@@ -39,6 +40,7 @@ __all__ = [
     "accuracy_with_ci",
     "compare_with_baseline",
     "import_profiles",
+    "latest_measured",
     "load_profiles",
     "mcnemar_exact_p",
     "measure",

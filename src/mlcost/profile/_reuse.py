@@ -89,12 +89,23 @@ def stored_profile(
     store: Store, variant: Variant, rows: HeldOutRows, machine: str
 ) -> Profile | None:
     """The latest measured profile of this very variant, on these rows, on this machine."""
+    return latest_measured(
+        store,
+        variant,
+        lambda p: p.data == rows.key and hardware_key(p.hardware) == machine,
+    )
+
+
+def latest_measured(
+    store: Store, variant: Variant, also: Callable[[Profile], bool] = lambda _p: True
+) -> Profile | None:
+    """The latest measured profile of this very build of ``variant`` (its recipe key) for
+    which ``also`` holds; None when there is none."""
     for profile in reversed(store.profiles(variant.name)):
         if (
             profile.basis == "measured"
             and profile.variant_key == variant.recipe.get("key")
-            and profile.data == rows.key
-            and hardware_key(profile.hardware) == machine
+            and also(profile)
         ):
             return profile
     return None

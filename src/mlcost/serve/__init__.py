@@ -15,6 +15,7 @@ from mlcost.serve._calibrate import (
     Targets,
     calibrate,
     fit_temperature,
+    read_threshold,
     threshold_record,
     usd_per_prediction,
 )
@@ -29,6 +30,7 @@ from mlcost.serve._config import (
     Shutdown,
     Spot,
     Tier,
+    load_serve_config,
     single_variant_config,
 )
 from mlcost.serve._server import MachinePrice, serve
@@ -72,6 +74,8 @@ __all__ = [
     "confidence",
     "fit_temperature",
     "length_buckets",
+    "load_serve_config",
+    "read_threshold",
     "serve",
     "single_variant_config",
     "threshold_record",

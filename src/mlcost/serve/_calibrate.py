@@ -26,14 +26,17 @@ interval, the drop against tier 2 alone, the escalation rate, and the cost of
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from mlcost.serve._cascade import ConfidenceKind, confidence
+from mlcost.core import ServeError
+from mlcost.serve._cascade import ConfidenceKind, Threshold, confidence
 from mlcost.serve._tier import softmax
 
 Method = Literal["escalation", "accuracy", "guarantee", "conformal", "fixed"]
@@ -333,3 +336,21 @@ def threshold_record(
         },
         "test_rows": result.test_rows,
     }
+
+
+def read_threshold(path: Path) -> Threshold:
+    """The threshold a calibration file (``threshold_record``) chose; ServeError when the file
+    is not one."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        chosen = record["chosen"]
+        return Threshold(
+            float(chosen["threshold"]),
+            chosen["confidence"],
+            float(chosen.get("temperature", 1.0)),
+            f"{path.name}: {chosen['method']} on {record['rows']['count']} {record['rows']['split']} rows",
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ServeError(
+            f"{path}: not a calibration file ({exc}); write it with mlcost cascade calibrate"
+        ) from exc

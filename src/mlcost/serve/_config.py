@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlcost.core import ServeError, file_beside, load_yaml_model
 from mlcost.train import CLOUDS, Cloud
 
 _NOTICE_WINDOW_S: dict[Cloud, float] = {"aws": 120.0, "gcp": 30.0, "azure": 30.0}
@@ -185,3 +186,39 @@ def single_variant_config(variant: str, host: str, port: int) -> ServeConfig:
     return ServeConfig.model_validate(
         {"tiers": [{"name": "main", "variant": variant}], "host": host, "port": port}
     )
+
+
+# What to add when a required key is missing.
+_EXAMPLES = {
+    "tiers": "tiers: [{name: student, variant: distilled-int8}]",
+    "name": "name: student",
+    "url": "url: http://teacher:8000",
+}
+
+
+def load_serve_config(path: Path) -> ServeConfig:
+    """The validated serve.yaml; a relative threshold_file is taken from the file's folder.
+
+    Raises ServeError with one line, ``FILE:LINE: field.path: what is wrong; what to do``.
+    """
+    root, config = load_yaml_model(
+        path,
+        ServeConfig,
+        error=ServeError,
+        example_file="examples/serve.yaml",
+        examples=_EXAMPLES,
+        what="the serve file",
+    )
+    file = config.cascade.threshold_file
+    if file is None:
+        return config
+    resolved = file_beside(
+        path,
+        root,
+        ("cascade", "threshold_file"),
+        file,
+        error=ServeError,
+        fix="run mlcost cascade calibrate, or give the threshold as cascade.threshold",
+    )
+    cascade = config.cascade.model_copy(update={"threshold_file": resolved})
+    return config.model_copy(update={"cascade": cascade})

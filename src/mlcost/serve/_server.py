@@ -14,9 +14,8 @@ import math
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -25,6 +24,7 @@ from mlcost.core import Profile, ServeError, Variant
 from mlcost.runtime import threads_allowed
 from mlcost.serve._app import Served, build_app
 from mlcost.serve._batcher import Batcher
+from mlcost.serve._calibrate import read_threshold
 from mlcost.serve._cascade import Cascade, Threshold
 from mlcost.serve._config import DEFAULT_THRESHOLD, ServeConfig, Tier
 from mlcost.serve._lifecycle import DrainingServer, Lifecycle
@@ -49,7 +49,6 @@ def serve(
     variants: Mapping[str, Variant],
     profiles: Mapping[str, Profile],
     price: MachinePrice | None,
-    threshold_from: Callable[[Path], Threshold] | None = None,
 ) -> int:
     """Load the tiers, serve until drained (lifecycle), return the exit code (0).
 
@@ -85,7 +84,7 @@ def serve(
         price_usd_per_hour=price.usd_per_hour if price else None,
     )
     batchers = [_batcher(config, tier, metrics) for tier in local]
-    threshold = _threshold(config, threshold_from)
+    threshold = _threshold(config)
     metrics.threshold.set(threshold.value)
     cascade = Cascade(
         names=[t.name for t in config.tiers],
@@ -176,14 +175,10 @@ def _batcher(config: ServeConfig, tier: LocalTier, metrics: Metrics) -> Batcher:
     )
 
 
-def _threshold(
-    config: ServeConfig, threshold_from: Callable[[Path], Threshold] | None
-) -> Threshold:
+def _threshold(config: ServeConfig) -> Threshold:
     cascade = config.cascade
     if cascade.threshold_file is not None:
-        if threshold_from is None:
-            raise ServeError("cascade.threshold_file needs a reader; use mlcost serve")
-        return threshold_from(cascade.threshold_file)
+        return read_threshold(cascade.threshold_file)
     if cascade.threshold is not None:
         return Threshold(cascade.threshold, cascade.confidence, 1.0, "serve.yaml")
     if config.threshold_needed:
