@@ -21,27 +21,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from server import load, running
+from server import cpu_label, load, running, tweet_bodies
 
 ROOT = Path(__file__).resolve().parents[1]
 SLO_P99_MS = 100.0
 STEP = 1.25
 DURATION_S = 12.0
-
-
-def _texts(count: int = 400) -> list[dict[str, object]]:
-    from mlcost.train import builtin_sentiment
-
-    data = builtin_sentiment()
-    step = max(1, len(data.texts) // count)
-    return [{"text": data.texts[i]} for i in range(0, len(data.texts), step)][:count]
-
-
-def _cpu_flags() -> str:
-    from mlcost.runtime import read_hardware
-
-    hardware = read_hardware()
-    return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"
 
 
 def _sustained(
@@ -90,9 +75,9 @@ def main() -> None:
         print(f"no measured profile of {args.variant} in {args.home}: run `make demo` first")
         return
     batch1_per_s = 1000.0 / profiles[-1].latency_ms_p50
-    bodies = _texts()
+    bodies = tweet_bodies()
     print(
-        f"serving {args.variant} on {_cpu_flags()}; one tweet per request; SLO p99 <= {SLO_P99_MS:g} ms"
+        f"serving {args.variant} on {cpu_label()}; one tweet per request; SLO p99 <= {SLO_P99_MS:g} ms"
     )
     print(
         f"profile: batch-1 p50 {profiles[-1].latency_ms_p50:.2f} ms ({batch1_per_s:.0f}/s), best batch {profiles[-1].batch_size} at {profiles[-1].throughput_per_s:.0f}/s"

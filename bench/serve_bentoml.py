@@ -56,7 +56,7 @@ from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from server import ServerExited, load, running, wait_ready
+from server import ServerExited, cpu_label, load, running, tweet_bodies, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 BENTOML_DIR = ROOT / "bench" / "bentoml"
@@ -73,22 +73,6 @@ BENTOML_MAX_LATENCY_MS = 1000
 MAX_LENGTH = 128
 
 Run = dict[str, Any]
-
-
-def _texts(count: int = 400) -> list[dict[str, object]]:
-    """Request bodies ``{"texts": [tweet]}``: the demo's rows, evenly spaced (as serve_batching)."""
-    from mlcost.train import builtin_sentiment
-
-    data = builtin_sentiment()
-    step = max(1, len(data.texts) // count)
-    return [{"texts": [data.texts[i]]} for i in range(0, len(data.texts), step)][:count]
-
-
-def _cpu_flags() -> str:
-    from mlcost.runtime import read_hardware
-
-    hardware = read_hardware()
-    return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"
 
 
 def _venv_module() -> ModuleType:
@@ -310,8 +294,8 @@ def main() -> None:
         "bentoml_onnxruntime": _peer_version(python, "onnxruntime"),
         "bentoml_tokenizers": _peer_version(python, "tokenizers"),
     }
-    bodies = _texts()
-    print(f"serving {args.variant} ({model_dir}) on {_cpu_flags()}")
+    bodies = tweet_bodies(as_list=True)
+    print(f"serving {args.variant} ({model_dir}) on {cpu_label()}")
     print(
         f"mlcost {versions['mlcost']} (FastAPI {versions['fastapi']}, uvicorn "
         f"{versions['uvicorn']}, onnxruntime {versions['onnxruntime']}) vs BentoML "

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
-from server import load, running
+from server import load, running, tweet_bodies
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUND_MIB = 32.0
@@ -40,9 +40,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--rate", type=float, default=None)
     args = parser.parse_args()
-    from serve_batching import _sustained, _texts
+    from serve_batching import _sustained
 
-    bodies = _texts()
+    bodies = tweet_bodies()
     rate = args.rate
     if rate is None:
         print("finding the sustained rate (dynamic batching, p99 <= 100 ms):")

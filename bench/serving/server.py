@@ -160,3 +160,22 @@ def metric(url: str, name: str) -> float:
         for line in text.splitlines()
         if line.startswith(name) and not line.startswith("#")
     )
+
+
+def tweet_bodies(count: int = 400, *, as_list: bool = False) -> list[dict[str, object]]:
+    """Request bodies of one real tweet each, the demo's rows evenly spaced:
+    ``{"text": t}``, or ``{"texts": [t]}`` with ``as_list``."""
+    from mlcost.train import builtin_sentiment
+
+    data = builtin_sentiment()
+    step = max(1, len(data.texts) // count)
+    rows = [data.texts[i] for i in range(0, len(data.texts), step)][:count]
+    return [{"texts": [t]} if as_list else {"text": t} for t in rows]
+
+
+def cpu_label() -> str:
+    """This machine's CPU and the flags inference speed depends on, for a benchmark's header."""
+    from mlcost.runtime import read_hardware
+
+    hardware = read_hardware()
+    return f"{hardware.label} (flags {' '.join(hardware.cpu_flags)})"

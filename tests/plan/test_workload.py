@@ -118,7 +118,7 @@ def test_a_minimal_workload_gets_the_documented_defaults(tmp_path: Path) -> None
         pytest.param(
             "horizon_days: 30",
             "zzz: 30",
-            "workload.yaml:18: zzz: unknown key; the keys here are traffic, slo, constraints, data_location, current, platform, horizon_days, name",
+            "workload.yaml:18: zzz: unknown key; the keys here are traffic, slo, constraints, data_location, current, platform, serving, horizon_days, name",
             id="unknown-key-without-suggestion",
         ),
         pytest.param(

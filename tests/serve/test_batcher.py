@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from mlcost.runtime import length_buckets
 from mlcost.serve import (
     BatchDone,
     Batcher,
@@ -18,7 +19,6 @@ from mlcost.serve import (
     DeadlineExceeded,
     QueueFull,
     confidence,
-    length_buckets,
 )
 
 

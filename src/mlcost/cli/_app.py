@@ -76,7 +76,7 @@ def demo(
         )
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
     verdicts = compress.compress(methods=compress.DEMO_METHODS, home=home)
-    _demo_cascade(verdicts, home)
+    _demo_cascade(verdicts, workload, home)
     result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
     if result is not None:
         story = CaseStudy().waterfall()
@@ -107,12 +107,20 @@ _DEMO_MACHINE = {
 }
 
 
-def _demo_cascade(verdicts: list[Verdict], home: Path | None) -> None:
+def _demo_cascade(verdicts: list[Verdict], workload: Path, home: Path | None) -> None:
     """Calibrate the demo's cascade (the INT8 student, then the teacher's fastest variant shown
-    within the budget) and write the serve.yaml that serves it."""
+    within the budget) and write the serve.yaml that serves it, batching as the workload's
+    serving section says (what the plan's latency model assumed)."""
     import yaml
 
     from mlcost.cli._context import open_store
+    from mlcost.plan import load_workload
+
+    serving = load_workload(workload).serving
+    batching = {
+        "max_batch_size": serving.max_batch_size,
+        "max_queue_delay_ms": serving.max_queue_delay_ms,
+    }
 
     teacher_line = [
         v.variant
@@ -131,8 +139,8 @@ def _demo_cascade(verdicts: list[Verdict], home: Path | None) -> None:
     )
     config = {
         "tiers": [
-            {"name": "student", "variant": _DEMO_STUDENT},
-            {"name": "teacher", "variant": tier2},
+            {"name": "student", "variant": _DEMO_STUDENT, "batching": batching},
+            {"name": "teacher", "variant": tier2, "batching": batching},
         ],
         "cascade": {"threshold_file": "cascade.json"},
         "machine": _DEMO_MACHINE,

@@ -66,12 +66,15 @@ from mlcost.core._values import (
 )
 from mlcost.core._workload import (
     DAILY_SHAPES,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_QUEUE_DELAY_MS,
     Constraints,
     CurrentSetup,
     DailyShape,
     DataLocation,
     PlatformSettings,
     Provider,
+    ServingSettings,
     Slo,
     Traffic,
     TrainingJobSpec,
@@ -85,6 +88,8 @@ from mlcost.core._yaml_model import file_beside, load_yaml_model, parse_yaml, ya
 __all__ = [
     "ARCHES",
     "DAILY_SHAPES",
+    "DEFAULT_MAX_BATCH_SIZE",
+    "DEFAULT_MAX_QUEUE_DELAY_MS",
     "INTERRUPTION_BUCKETS",
     "PLATFORMS",
     "PROVIDERS",
@@ -125,6 +130,7 @@ __all__ = [
     "SensitivityRow",
     "ServeError",
     "ServerlessPrice",
+    "ServingSettings",
     "Slo",
     "SloResult",
     "SpotRisk",

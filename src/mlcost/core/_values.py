@@ -297,7 +297,8 @@ class Profile:
     user's test split; ``latency_spread`` is (max - min) / median of the p50
     over repeated rounds. Throughput is at ``batch_size``, the best of the
     batch sizes tried (``throughput_by_batch``: batch 1 is 1 / mean latency,
-    larger batches use length-bucketed dynamic padding). Accuracy is on the held-out test split with a 95 % bootstrap
+    larger batches are random rows cut into length buckets, as ``mlcost serve`` runs
+    them). Accuracy is on the held-out test split with a 95 % bootstrap
     interval; ``agreement`` and ``mcnemar_p`` compare predictions with the
     baseline's, row by row. ``peak_memory_mib`` is the peak resident memory of
     the whole process serving the variant; ``model_memory_mib`` what loading

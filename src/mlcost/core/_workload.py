@@ -354,6 +354,28 @@ class PlatformSettings(_Part):
         return tuple(dict.fromkeys(value))
 
 
+# The batching `mlcost serve` applies per tier unless serve.yaml says otherwise.
+DEFAULT_MAX_BATCH_SIZE = 16
+DEFAULT_MAX_QUEUE_DELAY_MS = 5.0
+
+
+class ServingSettings(_Part):
+    """How each replica batches requests: what the plan's latency model assumes and serve.yaml runs.
+
+    ``mlcost serve`` gathers up to ``max_batch_size`` requests per batch and
+    lets a lone request wait at most ``max_queue_delay_ms`` for company
+    (defaults 16 and 5 ms, the server's). ``max_batch_size: 1`` is one
+    inference per request, the M/G/c model without batching.
+    """
+
+    max_batch_size: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=1024)] = (
+        DEFAULT_MAX_BATCH_SIZE
+    )
+    max_queue_delay_ms: Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=1000)] = (
+        DEFAULT_MAX_QUEUE_DELAY_MS
+    )
+
+
 class DataLocation(_Part):
     """Where the requests' data lives, so moving it to another region or provider is costed."""
 
@@ -394,7 +416,8 @@ class Workload(_Part):
     ``horizon_days`` (default 30, about a month) is how long the
     plan simulates. ``data_location`` is optional: without it no inter-region
     transfer is costed. ``current`` is optional: without it the waterfall has
-    no baseline of the user's own.
+    no baseline of the user's own. ``serving`` is how replicas batch
+    (``ServingSettings``).
     """
 
     traffic: Traffic
@@ -403,6 +426,7 @@ class Workload(_Part):
     data_location: DataLocation | None = None
     current: CurrentSetup | None = None
     platform: PlatformSettings = PlatformSettings()
+    serving: ServingSettings = ServingSettings()
     horizon_days: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=366)] = 30
     name: Annotated[str, Field(min_length=1)] | None = None
 

@@ -7,6 +7,7 @@ Output: a Plan (winner, cost breakdown, SLO result, waterfall, runners-up), or a
 from __future__ import annotations
 
 from mlcost.plan._answer import binding_constraint
+from mlcost.plan._batching import BatchService, simulate_batching
 from mlcost.plan._bill import BillSettings
 from mlcost.plan._estimate import ReplicaSpeed, Unfit, allocatable_mib, replica_speed
 from mlcost.plan._fleet import (
@@ -30,6 +31,7 @@ from mlcost.plan._queueing import (
 from mlcost.plan._search import SearchSettings
 from mlcost.plan._service_time import ServiceTime
 from mlcost.plan._serving import plan_serving, variant_flops
+from mlcost.plan._speeds import measured_service
 from mlcost.plan._traffic import (
     BUILTIN_HOURLY_WEIGHTS,
     arrivals_per_minute,
@@ -61,6 +63,7 @@ from mlcost.plan._workload import (
 
 __all__ = [
     "BUILTIN_HOURLY_WEIGHTS",
+    "BatchService",
     "BillSettings",
     "FleetRun",
     "ReplicaSpeed",
@@ -86,6 +89,7 @@ __all__ = [
     "load_training_workload",
     "load_workload",
     "max_arrivals_per_s",
+    "measured_service",
     "minute_shape",
     "peak_to_mean",
     "plan_serving",
@@ -97,6 +101,7 @@ __all__ = [
     "replica_speed",
     "replicas_needed",
     "share_over_slo",
+    "simulate_batching",
     "simulate_fleet",
     "simulate_queue",
     "simulate_training",

@@ -101,6 +101,9 @@ class ReplicaSpeed:
     basis: Basis
     method: str
     confirm_by: str
+    # Rows per second at each batch size (the profile's throughput_by_batch, carried to this
+    # offer); empty when unknown, and the replica is then modelled at batch 1.
+    rows_per_s_by_batch: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +237,10 @@ def _estimate_cpu(
         basis="estimated",
         method=method,
         confirm_by=_confirm_by(offer, vcpus),
+        # Every batch size scales as batch 1 does.
+        rows_per_s_by_batch=tuple(
+            (b, rate / scale) for b, rate in sorted(profile.throughput_by_batch.items())
+        ),
     )
 
 
@@ -311,7 +318,13 @@ def _on_accelerator(
     method = (
         f"{flops / 1e9:.2f} GFLOP ({flops_text}, {profile.tokens_mean:.0f} tokens) / "
         f"({name} {variant.precision} peak {peak:g} TFLOPS x {efficiency} efficiency) = {compute_ms:.2f} ms "
-        f"+ {floor_ms} ms {variant.format} floor; p99 = p50 x {ratio:.2f}"
+        f"+ {floor_ms} ms {variant.format} floor; p99 = p50 x {ratio:.2f}; a batch of b: "
+        "one floor + b x the compute"
+    )
+    # A batch launches its kernels once: the floor is paid per batch, the FLOPs per row.
+    batches = tuple(
+        (b, b / ((floor_ms + b * compute_ms) / 1e3))
+        for b in sorted({1, *profile.throughput_by_batch})
     )
     return ReplicaSpeed(
         variant=variant.name,
@@ -324,6 +337,7 @@ def _on_accelerator(
         basis="estimated",
         method=method,
         confirm_by=_confirm_by(offer, vcpus),
+        rows_per_s_by_batch=batches,
     )
 
 
@@ -347,6 +361,7 @@ def _measured(
         basis="measured",
         method=f"measured on {where} with {profile.threads} threads ({profile.measured_at:%Y-%m-%d})",
         confirm_by="",
+        rows_per_s_by_batch=tuple(sorted(profile.throughput_by_batch.items())),
     )
 
 

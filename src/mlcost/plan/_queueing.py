@@ -67,8 +67,10 @@ tail ``min(P(W > 0), K e^(-eta t))`` and the same ``W + S`` inversion:
   the way from the shared to the random one.
 
 ``bench/plan_queueing.py`` prints each model against ``simulate_queue``
-(``_queue_simulation.py``) over a grid. Not modelled: dynamic batching (a
-replica serving several requests at once), cold starts, the transient
+(``_queue_simulation.py``) over a grid. A replica that batches (a
+``BatchService``, ``_batching.py``) is its own queue whatever the balancing,
+fed lambda / c, and read from its simulated table; every function here takes
+either. Not modelled: cold starts, the transient
 between minutes (each minute is its own steady state), and the difference
 between a least-outstanding balancer and a truly shared queue (the balancer
 commits a request to a replica; with every replica busy it can land behind
@@ -86,6 +88,12 @@ import numpy as np
 import numpy.typing as npt
 
 from mlcost.core import PlanError
+from mlcost.plan._batching import (
+    BatchService,
+    batching_max_per_s,
+    batching_percentile_ms,
+    batching_share_over_ms,
+)
 from mlcost.plan._round_robin import (
     _ROUND_ROBIN_MAX_SERVERS,
     _ROUND_ROBIN_RHO_STEPS,
@@ -155,7 +163,7 @@ def erlang_c(offered_load: npt.ArrayLike, servers: npt.ArrayLike) -> FloatArray:
 
 
 def utilisation(
-    arrivals_per_s: npt.ArrayLike, servers: npt.ArrayLike, service: ServiceTime
+    arrivals_per_s: npt.ArrayLike, servers: npt.ArrayLike, service: ServiceTime | BatchService
 ) -> FloatArray:
     """Return lambda E[S] / c per minute, the busy share of each replica (>= 1: unstable).
 
@@ -172,7 +180,7 @@ def utilisation(
 def latency_ms_percentile(
     arrivals_per_s: npt.ArrayLike,
     servers: npt.ArrayLike,
-    service: ServiceTime,
+    service: ServiceTime | BatchService,
     percentile: float,
     *,
     balancing: Balancing = "least-outstanding",
@@ -197,6 +205,12 @@ def latency_ms_percentile(
     alpha = _tail_share(percentile)
     _check_balancing(balancing)
     rate, count = _check_inputs(arrivals_per_s, servers)
+    if isinstance(service, BatchService):
+        latency = np.full(rate.shape, np.inf)
+        served = (count > 0.0) | (rate == 0.0)
+        per_replica = rate[served] / np.maximum(count[served], 1.0)
+        latency[served] = batching_percentile_ms(per_replica, service, percentile)
+        return latency
     rho = _utilisation(rate, count, service)
     stable = rho < 1.0
     wait = _balanced_wait_law(rate[stable], count[stable], service, balancing)
@@ -208,7 +222,7 @@ def latency_ms_percentile(
 def share_over_slo(
     arrivals_per_s: npt.ArrayLike,
     servers: npt.ArrayLike,
-    service: ServiceTime,
+    service: ServiceTime | BatchService,
     slo_ms: float,
     *,
     balancing: Balancing = "least-outstanding",
@@ -228,6 +242,12 @@ def share_over_slo(
         )
     _check_balancing(balancing)
     rate, count = _check_inputs(arrivals_per_s, servers)
+    if isinstance(service, BatchService):
+        share = np.ones(rate.shape)
+        served = (count > 0.0) | (rate == 0.0)
+        per_replica = rate[served] / np.maximum(count[served], 1.0)
+        share[served] = batching_share_over_ms(per_replica, service, slo_ms)
+        return share
     rho = _utilisation(rate, count, service)
     stable = rho < 1.0
     wait = _balanced_wait_law(rate[stable], count[stable], service, balancing)
@@ -240,7 +260,7 @@ def share_over_slo(
 
 def max_arrivals_per_s(
     servers: npt.ArrayLike,
-    service: ServiceTime,
+    service: ServiceTime | BatchService,
     *,
     slo_ms: float,
     percentile: float,
@@ -273,6 +293,9 @@ def max_arrivals_per_s(
         )
     _check_balancing(balancing)
     _, count = _check_inputs(0.0, servers)
+    if isinstance(service, BatchService):
+        per_replica = batching_max_per_s(service, slo_ms=slo_ms, percentile=percentile)
+        return np.asarray(count * per_replica, dtype=np.float64)
     distinct, position = np.unique(count, return_inverse=True)
     tail_s = slo_ms / _MS_PER_S - service.shift_s
     best = np.zeros(distinct.shape)
@@ -290,7 +313,7 @@ def max_arrivals_per_s(
 def violations(
     arrivals_per_s: npt.ArrayLike,
     servers: npt.ArrayLike,
-    service: ServiceTime,
+    service: ServiceTime | BatchService,
     *,
     slo_ms: float,
     percentile: float,
@@ -349,7 +372,9 @@ def _check_inputs(
     return np.array(rate_b, dtype=np.float64), np.array(count_b, dtype=np.float64)
 
 
-def _utilisation(rate: FloatArray, count: FloatArray, service: ServiceTime) -> FloatArray:
+def _utilisation(
+    rate: FloatArray, count: FloatArray, service: ServiceTime | BatchService
+) -> FloatArray:
     """Return lambda E[S] / c, with 0 / 0 = 0 and x / 0 = inf."""
     load = rate * service.mean_s
     rho = np.full(load.shape, np.inf)

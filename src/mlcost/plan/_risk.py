@@ -26,6 +26,7 @@ import numpy.typing as npt
 from mlcost.core import SensitivityRow, SloResult, SpotRisk
 from mlcost.plan._queueing import latency_ms_percentile, violations
 from mlcost.plan._search import Candidate, Choice, Search, simulate
+from mlcost.plan._service_time import ServiceTime
 
 FloatArray = npt.NDArray[np.float64]
 _P95 = 95.0
@@ -277,6 +278,7 @@ def _function_sensitivity(winner: Candidate, search: Search) -> tuple[Sensitivit
     )
     duration = sum(line.usd_per_month for line in cost.lines if "duration" in line.item)
     service = winner.speed.service
+    assert isinstance(service, ServiceTime)  # a function serves one request at a time
     slower = service.quantile_ms(slo.latency_percentile) * 2.0
     budget = search.workload.slo.latency_ms
     peak = int(winner.run.desired_replicas.max())

@@ -125,6 +125,14 @@ class ServiceTime:
         """Return the service time fitted to a profile's batch-1 p50 and p99 latency."""
         return cls.from_percentiles(profile.latency_ms_p50, profile.latency_ms_p99)
 
+    def scaled(self, factor: float) -> ServiceTime:
+        """The same shape, every time ``factor`` times longer."""
+        return ServiceTime(
+            self.shift_s * factor,
+            self.phase_probs,
+            tuple(rate / factor for rate in self.phase_rates_per_s),
+        )
+
     @property
     def mean_s(self) -> float:
         """Mean service time, seconds."""

@@ -9,14 +9,23 @@ speed share one table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from mlcost.catalog import Catalog
-from mlcost.core import Constraints, Offer, PlanError, Profile, Variant, Workload
+from mlcost.core import (
+    Constraints,
+    Offer,
+    PlanError,
+    Profile,
+    ServingSettings,
+    Variant,
+    Workload,
+)
+from mlcost.plan._batching import REQUEST_PATH_MS, BatchService, cpu_sharing
 from mlcost.plan._bill import BillSettings, FixedCosts, fixed_costs
 from mlcost.plan._estimate import ReplicaSpeed, Unfit, replica_speed
 from mlcost.plan._fleet import pods_per_node
@@ -51,7 +60,7 @@ class Speed:
     accuracy: float | None
     offer: Offer
     replica: ReplicaSpeed
-    service: ServiceTime
+    service: ServiceTime | BatchService
     capacity_per_s: FloatArray  # index c: most arrivals/s that c ready replicas take at the SLO
     pods_per_node: int
     fixed_replicas: int
@@ -97,7 +106,14 @@ def speed_on(
             f"one serving pod ({replica.vcpus:g} vCPU, {replica.memory_mib:.0f} MiB) does not "
             "fit on the node after the system reservations",
         )
-    service, replica = fitted_service_time(replica)
+    batch_one, replica = fitted_service_time(replica)
+    service = replica_service(
+        workload.serving,
+        batch_one,
+        replica.rows_per_s_by_batch,
+        vcpus=replica.vcpus,
+        on_accelerator=replica.accelerators > 0,
+    )
     capacity, fixed_replicas = tables.capacity(service)
     if fixed_replicas is None:
         return Unfit(
@@ -136,7 +152,9 @@ def speed_on(
     )
 
 
-def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> FloatArray:
+def _capacity_table(
+    service: ServiceTime | BatchService, workload: Workload, size: int
+) -> FloatArray:
     servers = np.arange(size, dtype=np.int64)
     table = np.zeros(size)
     table[1:] = max_arrivals_per_s(
@@ -149,25 +167,69 @@ def _capacity_table(service: ServiceTime, workload: Workload, size: int) -> Floa
     return table
 
 
+def replica_service(
+    serving: ServingSettings,
+    batch_one: ServiceTime,
+    rows_per_s_by_batch: Sequence[tuple[int, float]],
+    *,
+    vcpus: float,
+    on_accelerator: bool,
+) -> ServiceTime | BatchService:
+    """The replica as the latency model sees it: batching as the workload's serving section says,
+    from the batch sizes the profile measured, inside the server (its event loop shares the
+    ``vcpus``; a GPU batch runs on the device); batch 1 when the cap is 1 or none was measured."""
+    if serving.max_batch_size == 1 or not any(b > 1 for b, _ in rows_per_s_by_batch):
+        return batch_one
+    return BatchService.from_curve(
+        batch_one,
+        dict(rows_per_s_by_batch),
+        max_batch_size=serving.max_batch_size,
+        max_queue_delay_ms=serving.max_queue_delay_ms,
+        cpu_sharing=1.0 if on_accelerator else cpu_sharing(vcpus),
+        request_path_ms=REQUEST_PATH_MS,
+    )
+
+
+def measured_service(
+    latency_ms_p50: float,
+    latency_ms_p99: float,
+    throughput_by_batch: Mapping[int, float],
+    serving: ServingSettings,
+    *,
+    vcpus: float,
+) -> ServiceTime | BatchService:
+    """The latency model of one CPU replica with ``vcpus`` threads on the machine these figures
+    (a profile's) were measured on, built as the planner builds it (what
+    ``bench/serve_vs_plan.py`` holds against a real server)."""
+    batch_one, _ = _fit_batch_one(latency_ms_p50, latency_ms_p99, "the replica")
+    return replica_service(
+        serving, batch_one, sorted(throughput_by_batch.items()), vcpus=vcpus, on_accelerator=False
+    )
+
+
 def fitted_service_time(replica: ReplicaSpeed) -> tuple[ServiceTime, ReplicaSpeed]:
     """The service time fitted to the replica's p50/p99; a tail too heavy to fit is made lighter
     by raising the p50 (slower, never faster, than measured), and the method says so."""
-    p50, p99 = replica.latency_ms_p50, replica.latency_ms_p99
+    service, p50 = _fit_batch_one(replica.latency_ms_p50, replica.latency_ms_p99, replica.variant)
+    if p50 == replica.latency_ms_p50:
+        return service, replica
+    note = (
+        f"; its p99/p50 of {replica.latency_ms_p99 / replica.latency_ms_p50:.0f} is too "
+        f"heavy a tail to model, so the p50 is taken as {p50:.2f} ms (slower)"
+    )
+    return service, replace(replica, latency_ms_p50=p50, method=replica.method + note)
+
+
+def _fit_batch_one(p50: float, p99: float, variant: str) -> tuple[ServiceTime, float]:
+    """The batch-1 service time, and the p50 it was fitted with (raised for too heavy a tail)."""
+    measured = p50
     for _ in range(_TAIL_FIT_TRIES):
         try:
-            service = ServiceTime.from_percentiles(p50, p99)
+            return ServiceTime.from_percentiles(p50, p99), p50
         except PlanError:
             p50 *= 1.25
-            continue
-        if p50 == replica.latency_ms_p50:
-            return service, replica
-        note = (
-            f"; its p99/p50 of {replica.latency_ms_p99 / replica.latency_ms_p50:.0f} is too "
-            f"heavy a tail to model, so the p50 is taken as {p50:.2f} ms (slower)"
-        )
-        return service, replace(replica, latency_ms_p50=p50, method=replica.method + note)
     raise PlanError(
-        f"{replica.variant}: p99 {p99:.2f} ms vs p50 {replica.latency_ms_p50:.2f} ms cannot be "
+        f"{variant}: p99 {p99:.2f} ms vs p50 {measured:.2f} ms cannot be "
         "modelled; measure it again on a quiet machine (mlcost profile measure VARIANT)"
     )
 
@@ -178,22 +240,22 @@ class CapacityTables:
     def __init__(self, workload: Workload, peak_per_s: float) -> None:
         self._workload = workload
         self._peak_per_s = peak_per_s
-        self._found: dict[ServiceTime, tuple[FloatArray, int | None]] = {}
+        self._found: dict[ServiceTime | BatchService, tuple[FloatArray, int | None]] = {}
 
-    def capacity(self, service: ServiceTime) -> tuple[FloatArray, int | None]:
+    def capacity(self, service: ServiceTime | BatchService) -> tuple[FloatArray, int | None]:
         """The table up to the smallest replica count that takes the peak, and that count."""
         if service not in self._found:
             self._found[service] = self._solve(service)
         return self._found[service]
 
-    def extended(self, service: ServiceTime, size: int) -> FloatArray:
+    def extended(self, service: ServiceTime | BatchService, size: int) -> FloatArray:
         table, count = self.capacity(service)
         if len(table) < size:
             table = _capacity_table(service, self._workload, size)
             self._found[service] = (table, count)
         return table
 
-    def _solve(self, service: ServiceTime) -> tuple[FloatArray, int | None]:
+    def _solve(self, service: ServiceTime | BatchService) -> tuple[FloatArray, int | None]:
         peak = self._peak_per_s
         size = max(8, math.ceil(peak * service.mean_s * 1.5) + 4)
         while True:

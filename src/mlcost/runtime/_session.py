@@ -230,6 +230,23 @@ def pad(token_ids: TokenIds, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     return input_ids, mask
 
 
+# A bucket never splits below this many tokens: short texts share one.
+_MIN_BUCKET_TOKENS = 16
+
+
+def length_buckets(lengths: Sequence[int]) -> list[list[int]]:
+    """Row indices grouped by length: sorted, and a new bucket where a row is more than twice
+    the bucket's shortest (and past ``_MIN_BUCKET_TOKENS``)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    buckets: list[list[int]] = []
+    for i in order:
+        if buckets and lengths[i] <= max(2 * lengths[buckets[-1][0]], _MIN_BUCKET_TOKENS):
+            buckets[-1].append(i)
+        else:
+            buckets.append([i])
+    return buckets
+
+
 def length_batches(token_ids: TokenIds, batch_size: int) -> list[list[int]]:
     """Row indices grouped into batches of similar length (sorted by length), so padding is small."""
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))

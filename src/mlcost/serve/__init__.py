@@ -39,7 +39,6 @@ from mlcost.serve._tier import (
     LocalTier,
     RemoteTier,
     TierUnavailable,
-    length_buckets,
     variant_probabilities,
 )
 
@@ -73,7 +72,6 @@ __all__ = [
     "calibrate",
     "confidence",
     "fit_temperature",
-    "length_buckets",
     "load_serve_config",
     "read_threshold",
     "serve",

@@ -26,22 +26,15 @@ from typing import Any
 import numpy as np
 
 from mlcost.core import Variant
-from mlcost.runtime import Session, load_tokenizer, open_session, pad, predict_logits, tokenize
-
-_MIN_BUCKET_TOKENS = 16
-
-
-def length_buckets(lengths: Sequence[int]) -> list[list[int]]:
-    """Row indices grouped by length: sorted, and a new bucket where a row is more than twice
-    the bucket's shortest (and past ``_MIN_BUCKET_TOKENS``)."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    buckets: list[list[int]] = []
-    for i in order:
-        if buckets and lengths[i] <= max(2 * lengths[buckets[-1][0]], _MIN_BUCKET_TOKENS):
-            buckets[-1].append(i)
-        else:
-            buckets.append([i])
-    return buckets
+from mlcost.runtime import (
+    Session,
+    length_buckets,
+    load_tokenizer,
+    open_session,
+    pad,
+    predict_logits,
+    tokenize,
+)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
