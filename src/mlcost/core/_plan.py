@@ -165,6 +165,27 @@ class SensitivityRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaSpec:
+    """What one serving pod of an option needs and does, for rendering it (``mlcost deploy``).
+
+    ``vcpus`` are the intra-op threads the speed assumed; ``memory_mib`` the
+    measured peak resident memory of the serving process; ``accelerators``
+    GPUs per pod. ``target_requests_per_s`` is the request rate per pod the
+    simulated autoscaler held (its target utilisation of what one replica can
+    take). ``max_batch_size`` and ``max_queue_delay_ms``
+    are the batching the latency model assumed, from the workload.
+    """
+
+    vcpus: float
+    memory_mib: float
+    accelerators: int
+    target_requests_per_s: float
+    target_utilisation: float
+    max_batch_size: int
+    max_queue_delay_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class PlanOption:
     """One simulated configuration: a variant on a machine type, priced and scaled one way.
 
@@ -176,7 +197,8 @@ class PlanOption:
     not cut capacity below it. ``why_not`` is empty for the winner and otherwise
     says why this option lost to it. ``spot_types`` are the instance types its spot
     nodes diversify over (empty: one type); ``prerequisites`` what must be set for
-    it to run as planned (a burstable machine's credit mode and HPA rule).
+    it to run as planned (a burstable machine's credit mode and HPA rule);
+    ``replica`` what one pod needs (``ReplicaSpec``).
     """
 
     variant: str
@@ -211,6 +233,7 @@ class PlanOption:
     spot_risk: SpotRisk | None = None
     spot_types: tuple[str, ...] = ()
     prerequisites: tuple[str, ...] = ()
+    replica: ReplicaSpec | None = None  # None in plans written before deploy existed
 
     @property
     def label(self) -> str:

@@ -43,7 +43,7 @@ def answer(
         raise PlanError(binding_constraint(search))
     winner, winner_slo = found
     met = [c for c in search.candidates if c.is_screened_in]
-    winner_option = to_option(winner, winner_slo, risk=checked.risk(winner))
+    winner_option = to_option(winner, winner_slo, checked.search, risk=checked.risk(winner))
     runners = _runners_up(winner, search, checked)
     pareto = _pareto(met, checked)
     bars, waterfall_notes = waterfall(search, catalog, checked, current_variant)
@@ -171,6 +171,7 @@ def _runners_up(winner: Candidate, search: Search, checked: Checked) -> tuple[Pl
             to_option(
                 candidate,
                 slo,
+                checked.search,
                 why_not=_why_not(candidate, slo, winner),
                 risk=checked.risk(candidate),
             )
@@ -194,7 +195,7 @@ def _pareto(met: Sequence[Candidate], checked: Checked) -> tuple[PlanOption, ...
     for candidate in front[:_RUNNERS_UP]:
         slo = checked.slo(candidate)
         if slo.is_met:
-            options.append(to_option(candidate, slo, risk=checked.risk(candidate)))
+            options.append(to_option(candidate, slo, checked.search, risk=checked.risk(candidate)))
     return tuple(options)
 
 
@@ -237,7 +238,9 @@ def _best_per_platform(
             continue
         candidate, slo = found
         why = "" if candidate is winner else _why_not(candidate, slo, winner)
-        options.append(to_option(candidate, slo, why_not=why, risk=checked.risk(candidate)))
+        options.append(
+            to_option(candidate, slo, checked.search, why_not=why, risk=checked.risk(candidate))
+        )
     return tuple(sorted(options, key=lambda o: o.monthly_usd))
 
 

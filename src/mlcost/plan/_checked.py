@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mlcost.core import PlanOption, SloResult, SpotRisk
+from mlcost.core import PlanOption, ReplicaSpec, SloResult, SpotRisk
 from mlcost.plan._risk import Months, check_exactly, is_spot, over_seeds
 from mlcost.plan._search import Candidate, Search
 
@@ -71,10 +71,25 @@ def rank(candidate: Candidate) -> tuple[float, float, int, str, str]:
 
 
 def to_option(
-    candidate: Candidate, slo: SloResult, *, why_not: str = "", risk: SpotRisk | None = None
+    candidate: Candidate,
+    slo: SloResult,
+    search: Search,
+    *,
+    why_not: str = "",
+    risk: SpotRisk | None = None,
 ) -> PlanOption:
     """The Plan's record of one candidate."""
     speed, run = candidate.speed, candidate.run
+    serving, target = search.workload.serving, search.settings.target_utilisation
+    replica = ReplicaSpec(
+        vcpus=speed.replica.vcpus,
+        memory_mib=speed.replica.memory_mib,
+        accelerators=speed.replica.accelerators,
+        target_requests_per_s=target / speed.service.mean_s,
+        target_utilisation=target,
+        max_batch_size=serving.max_batch_size,
+        max_queue_delay_ms=serving.max_queue_delay_ms,
+    )
     nodes = run.on_demand_nodes + run.spot_nodes
     node_minutes = float(nodes.sum())
     return PlanOption(
@@ -110,4 +125,5 @@ def to_option(
         spot_risk=risk,
         spot_types=candidate.spot_types,
         prerequisites=candidate.prerequisites,
+        replica=replica,
     )

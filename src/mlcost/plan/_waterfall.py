@@ -202,7 +202,7 @@ def _today(search: Search, catalog: Catalog, current_variant: str) -> _Today:
 def _bar(
     label: str, candidate: Candidate, slo: SloResult, previous: float, checked: Checked
 ) -> WaterfallBar:
-    option = to_option(candidate, slo, risk=checked.risk(candidate))
+    option = to_option(candidate, slo, checked.search, risk=checked.risk(candidate))
     return WaterfallBar(
         f"{label}: {_describe(option)}",
         option.monthly_usd,
