@@ -206,9 +206,8 @@ def latency_ms_percentile(
     _check_balancing(balancing)
     rate, count = _check_inputs(arrivals_per_s, servers)
     if isinstance(service, BatchService):
-        latency = np.full(rate.shape, np.inf)
-        served = (count > 0.0) | (rate == 0.0)
-        per_replica = rate[served] / np.maximum(count[served], 1.0)
+        latency = np.full(rate.shape, np.inf)  # requests and no replica: unstable
+        served, per_replica = _per_replica(rate, count)
         latency[served] = batching_percentile_ms(per_replica, service, percentile)
         return latency
     rho = _utilisation(rate, count, service)
@@ -243,9 +242,8 @@ def share_over_slo(
     _check_balancing(balancing)
     rate, count = _check_inputs(arrivals_per_s, servers)
     if isinstance(service, BatchService):
-        share = np.ones(rate.shape)
-        served = (count > 0.0) | (rate == 0.0)
-        per_replica = rate[served] / np.maximum(count[served], 1.0)
+        share = np.ones(rate.shape)  # requests and no replica: all over the SLO
+        served, per_replica = _per_replica(rate, count)
         share[served] = batching_share_over_ms(per_replica, service, slo_ms)
         return share
     rho = _utilisation(rate, count, service)
@@ -370,6 +368,13 @@ def _check_inputs(
         )
     rate_b, count_b = np.broadcast_arrays(rate, count)
     return np.array(rate_b, dtype=np.float64), np.array(count_b, dtype=np.float64)
+
+
+def _per_replica(rate: FloatArray, count: FloatArray) -> tuple[npt.NDArray[np.bool_], FloatArray]:
+    """The minutes a batching fleet serves (a replica, or no traffic), and each one's arrivals
+    per replica there: every batching replica is its own queue at rate / c."""
+    served = (count > 0.0) | (rate == 0.0)
+    return served, rate[served] / np.maximum(count[served], 1.0)
 
 
 def _utilisation(

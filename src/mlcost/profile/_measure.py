@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from mlcost.core import Variant
-from mlcost.runtime import length_buckets, open_session, pad, predict_logits
+from mlcost.runtime import bucketed_feeds, open_session, pad, predict_logits
 
 _VERSIONED = (
     "mlcost",
@@ -136,11 +136,8 @@ def measure_here(
         # Batches as requests arrive (rows in random order), each run as mlcost serve runs
         # one: cut into length buckets, a session call per bucket.
         batches = [
-            [
-                pad([rows_b[i] for i in bucket], pad_id)
-                for bucket in length_buckets([len(r) for r in rows_b])
-            ]
-            for rows_b in (subset[k : k + batch_size] for k in range(0, len(subset), batch_size))
+            [feeds for _, feeds in bucketed_feeds(subset[k : k + batch_size], pad_id)]
+            for k in range(0, len(subset), batch_size)
         ]
         session.logits(*batches[len(batches) // 2][0])
         start = time.perf_counter()

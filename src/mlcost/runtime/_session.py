@@ -247,6 +247,17 @@ def length_buckets(lengths: Sequence[int]) -> list[list[int]]:
     return buckets
 
 
+def bucketed_feeds(
+    token_ids: TokenIds, pad_id: int
+) -> list[tuple[list[int], tuple[np.ndarray, np.ndarray]]]:
+    """One batch as ``mlcost serve`` runs it: its rows cut into ``length_buckets``, each bucket's
+    row indices with its padded feeds (one session call per bucket)."""
+    return [
+        (rows, pad([token_ids[i] for i in rows], pad_id))
+        for rows in length_buckets([len(row) for row in token_ids])
+    ]
+
+
 def length_batches(token_ids: TokenIds, batch_size: int) -> list[list[int]]:
     """Row indices grouped into batches of similar length (sorted by length), so padding is small."""
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))

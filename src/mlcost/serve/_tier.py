@@ -28,10 +28,9 @@ import numpy as np
 from mlcost.core import Variant
 from mlcost.runtime import (
     Session,
-    length_buckets,
+    bucketed_feeds,
     load_tokenizer,
     open_session,
-    pad,
     predict_logits,
     tokenize,
 )
@@ -99,8 +98,8 @@ class LocalTier:
         ids = tokenize(self.tokenizer, texts, max_length=self.max_length)
         pad_id = int(self.tokenizer.pad_token_id or 0)
         out: np.ndarray | None = None
-        for rows in length_buckets([len(row) for row in ids]):
-            logits = self.session.logits(*pad([ids[i] for i in rows], pad_id))
+        for rows, feeds in bucketed_feeds(ids, pad_id):
+            logits = self.session.logits(*feeds)
             if out is None:
                 out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
             out[rows] = softmax(logits)
