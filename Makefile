@@ -7,20 +7,9 @@ DEMO_HOME ?= .mlcost-demo
 
 .PHONY: setup test lint demo bench lock clean
 
-# torch goes in first, with pip, pinned to the CPU build by constraints.txt (an unpinned torch pulls
-# a CUDA build of several GB): pip finds that build where this machine's pip config points
-# (find-links, extra index), which uv does not read. The rest, at the exact versions of
-# constraints.txt, goes in with uv, which downloads in parallel (the whole rule: ~90 s instead of
-# ~200 s all-pip on 2 cores, cold caches) and keeps the torch already installed.
-# --system-certs: where TLS goes through a proxy, its CA may be in the system store only.
-# --compile-bytecode: pip writes .pyc files at install and uv does not; where the environment sets
-# PYTHONDONTWRITEBYTECODE (this one does) every process would compile transformers & co. from
-# source on each start: the test suite took 13 min instead of 9.
-$(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt torch uv
-	$(BIN)/uv pip install -q --system-certs --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
+# One install script for make and the Dockerfile (scripts/install.sh says why each step is so).
+$(STAMP): pyproject.toml constraints.txt scripts/install.sh
+	bash scripts/install.sh $(PYTHON) $(VENV) -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)

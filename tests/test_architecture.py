@@ -25,6 +25,7 @@ STAGES = [
     "profile",
     "plan",
     "serve",
+    "deploy",
     "cli",
 ]
 

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlcost.core import Store, Workspace
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plan"))
-from planning_inputs import PROFILES, VARIANTS
+from planning_inputs import seed_workspace
 from test_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +21,7 @@ TRAINING = ROOT / "examples" / "training.yaml"
 @pytest.fixture
 def measured_home(tmp_path: Path) -> Path:
     """A workspace holding the demo's variants and their profiles, as compress leaves it."""
-    home = tmp_path / "ws"
-    with Store.open(Workspace.resolve(home).db_url) as store:
-        for variant in VARIANTS:
-            store.save_variant(variant)
-        for profile in PROFILES:
-            store.record_profile(profile)
-    return home
+    return seed_workspace(tmp_path / "ws")
 
 
 def test_plan_prints_the_winner_the_waterfall_and_writes_plan_json(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from mlcost.core import Hardware, Profile, Variant
+from mlcost.core import Hardware, Profile, Store, Variant, Workspace
 
 HERE = Hardware(
     cpu_model="AMD EPYC",
@@ -71,3 +72,13 @@ PROFILES = [
     profile("int8-dynamic", 6.9, 0.8686),
     profile("tiny-int8", 1.5, 0.80),  # far below the floor
 ]
+
+
+def seed_workspace(home: Path) -> Path:
+    """A workspace holding the demo's variants and their profiles, as compress leaves it."""
+    with Store.open(Workspace.resolve(home).db_url) as store:
+        for item in VARIANTS:
+            store.save_variant(item)
+        for item in PROFILES:
+            store.record_profile(item)
+    return home

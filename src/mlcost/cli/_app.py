@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import cascade, catalog, compress, cost, plan, profile, serve, train
+from mlcost.cli import cascade, catalog, compress, cost, deploy, plan, profile, serve, train
 from mlcost.cli._context import HomeOption, console, err_console, workspace
 from mlcost.core import MlcostError, UsageError, write_text_atomic
 from mlcost.cost import CaseStudy
@@ -35,6 +35,7 @@ app.add_typer(profile.app, name="profile")
 app.add_typer(plan.app)
 app.add_typer(serve.app)
 app.add_typer(cascade.app, name="cascade")
+app.add_typer(deploy.app, name="deploy")
 
 EXIT_ERROR = 2
 
@@ -77,8 +78,12 @@ def demo(
     train.ensure_demo_teacher(workspace(home).artifacts_dir / "teacher", home)
     verdicts = compress.compress(methods=compress.DEMO_METHODS, home=home)
     _demo_cascade(verdicts, workload, home)
-    result = plan.plan(workload, out=workspace(home).home / "plan.json", home=home)
+    plan_file = workspace(home).home / "plan.json"
+    result = plan.plan(workload, out=plan_file, home=home)
     if result is not None:
+        console.print("\nrendering the plan's Kubernetes option")
+        schemas = _SHARED_CRD_SCHEMAS if _SHARED_CRD_SCHEMAS.is_dir() else None
+        deploy.render_command(plan_file, out=workspace(home).home / "k8s", crd_schemas=schemas)
         story = CaseStudy().waterfall()
         baseline_usd, final_usd = story[0].monthly_usd, story[-1].monthly_usd
         winner = result.winner
@@ -98,6 +103,8 @@ def demo(
         )
 
 
+# The CRD schemas the project validates custom resources against (beside the repository).
+_SHARED_CRD_SCHEMAS = Path("../shared/data/k8s-crd-schemas")
 _DEMO_STUDENT = "distilled-int8"
 _DEMO_MACHINE = {
     "provider": "aws",

@@ -65,3 +65,7 @@ class PlanError(MlcostError):
 
 class ServeError(MlcostError):
     """A serve.yaml or calibration is invalid (FILE:LINE), or a tier cannot be loaded or served."""
+
+
+class DeployError(MlcostError):
+    """A plan cannot be rendered for its platform, or a rendered object fails its schema."""
