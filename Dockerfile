@@ -5,7 +5,11 @@
 # /opt/mlcost-home; the Deployment's init container copies it to a writable emptyDir at
 # /srv/mlcost, so the root filesystem stays read-only. To mount a model instead, point a volume
 # at /srv/mlcost and drop the init container.
+# The AWS Lambda Web Adapter: on Lambda it forwards each invocation to the server on :8000
+# (mlcost deploy sam); elsewhere the extension folder is never read.
+FROM public.ecr.aws/awsguru/aws-lambda-adapter:0.9.1 AS lambda-adapter
 FROM python:3.11-slim
+COPY --from=lambda-adapter /lambda-adapter /opt/extensions/lambda-adapter
 # The CPU build of torch (an unpinned torch from PyPI pulls a CUDA build of several GB).
 ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
     PYTHONDONTWRITEBYTECODE=1 \

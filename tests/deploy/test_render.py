@@ -19,7 +19,10 @@ from mlcost.core import DeployError, Plan, from_jsonable
 from mlcost.deploy import (
     KUBERNETES_VERSION,
     kubernetes_option,
+    lambda_option,
+    lint_sam,
     render_kubernetes,
+    render_sam,
     validate_objects,
     write_manifests,
 )
@@ -229,3 +232,37 @@ def test_the_dockerfile_installs_exactly_as_make_does() -> None:
     assert "COPY pyproject.toml constraints.txt" in dockerfile
     assert "pip install" not in dockerfile and "pip install" not in makefile
     assert "USER 10001" in dockerfile  # non-root, the uid the Deployment runs as
+
+
+def test_a_lambda_option_is_a_cfn_lint_clean_sam_template_as_priced(
+    planned: tuple[Path, Plan], tmp_path: Path
+) -> None:
+    plan = planned[1]
+    option = lambda_option(plan)
+    assert option.replica is not None
+    template = render_sam(plan).objects[0]
+    function = next(iter(template["Resources"].values()))["Properties"]
+    assert function["MemorySize"] == int(option.replica.memory_mib)
+    assert function["FunctionUrlConfig"] == {"AuthType": "NONE"}  # the free door the plan priced
+    command = function["ImageConfig"]["Command"]
+    assert command[command.index("--variant") + 1] == option.variant
+    assert command[command.index("--max-batch-size") + 1] == "1"  # one request per instance
+    text = yaml.safe_dump(template, sort_keys=False)
+    assert lint_sam(text, region=option.offer.region) == []
+    function["MemorySizee"] = 2048  # a typo cfn-lint must catch
+    assert any(
+        "MemorySizee" in line for line in lint_sam(yaml.safe_dump(template), region="us-east-1")
+    )
+    out = tmp_path / "lambda" / "template.yaml"
+    result = run("deploy", "sam", str(planned[0]), "--out", str(out), home=tmp_path / "ws")
+    assert "cfn-lint clean" in result.stdout and yaml.safe_load(out.read_text()) is not None
+
+
+def test_the_single_variant_server_takes_a_batch_cap_of_one_without_delay() -> None:
+    from mlcost.serve import single_variant_config
+
+    config = single_variant_config("int8-dynamic", "127.0.0.1", 8000, max_batch_size=1)
+    assert config.tiers[0].batching.max_batch_size == 1
+    assert config.tiers[0].batching.max_queue_delay_ms == 0.0
+    default = single_variant_config("int8-dynamic", "127.0.0.1", 8000)
+    assert default.tiers[0].batching.max_queue_delay_ms > 0

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlcost import __version__
 from mlcost.cli._context import console, err_console
 from mlcost.core import UsageError
+
+if TYPE_CHECKING:
+    from mlcost.core import Plan
 
 app = typer.Typer(help="Render a plan as what runs it (Kubernetes manifests, validated).")
 
@@ -37,17 +40,9 @@ def render_command(
     ] = None,
 ) -> list[Path]:
     """Render the plan's Kubernetes option: Deployment, Service, Ingress, HPA, PDB, node pools."""
-    from mlcost.core import Plan, from_jsonable
     from mlcost.deploy import KUBERNETES_VERSION, render_kubernetes, require_valid, write_manifests
 
-    if not plan_file.is_file():
-        raise UsageError(f"{plan_file} not found; write one with mlcost plan workload.yaml")
-    try:
-        plan = from_jsonable(Plan, json.loads(plan_file.read_text(encoding="utf-8")))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"{plan_file}: not a plan mlcost wrote ({exc}); run mlcost plan again"
-        ) from exc
+    plan = _read_plan(plan_file)
     if crd_schemas is not None and not crd_schemas.is_dir():
         raise UsageError(f"--crd-schemas {crd_schemas}: not a folder")
     rendered = render_kubernetes(plan, image=image)
@@ -69,6 +64,51 @@ def render_command(
             highlight=False,
         )
     return files
+
+
+@app.command("sam")
+def sam_command(
+    plan_file: Annotated[Path, typer.Argument(help="plan.json, as mlcost plan wrote it.")],
+    out: Annotated[Path, typer.Option(help="Where to write the SAM template.")] = Path(
+        "template.yaml"
+    ),
+) -> Path:
+    """Render the plan's AWS Lambda option as an AWS SAM template, linted with cfn-lint."""
+    import yaml
+
+    from mlcost.core import DeployError, write_text_atomic
+    from mlcost.deploy import lambda_option, lint_sam, render_sam
+
+    plan = _read_plan(plan_file)
+    rendered = render_sam(plan)
+    text = yaml.safe_dump(rendered.objects[0], sort_keys=False)
+    problems = lint_sam(text, region=lambda_option(plan).offer.region)
+    if problems:
+        raise DeployError("cfn-lint: " + "; ".join(problems[:3]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, text)
+    for note in rendered.notes:
+        console.print(f"  {note}", highlight=False, markup=False)
+    console.print(
+        f"SAM template written to {out} (cfn-lint clean); deploy with sam deploy -t {out} "
+        "--parameter-overrides ImageUri=ECR_IMAGE --resolve-image-repos",
+        highlight=False,
+    )
+    return out
+
+
+def _read_plan(plan_file: Path) -> Plan:
+    from mlcost.core import Plan, from_jsonable
+
+    if not plan_file.is_file():
+        raise UsageError(f"{plan_file} not found; write one with mlcost plan workload.yaml")
+    try:
+        plan: Plan = from_jsonable(Plan, json.loads(plan_file.read_text(encoding="utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"{plan_file}: not a plan mlcost wrote ({exc}); run mlcost plan again"
+        ) from exc
+    return plan
 
 
 def _group(obj: dict[str, object]) -> str:

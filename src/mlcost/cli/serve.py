@@ -31,6 +31,10 @@ def serve_command(
     port: Annotated[
         int | None, typer.Option(help="Port (0: any free one; the log says which).")
     ] = None,
+    max_batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, max=1024, help="With --variant: the batch cap (1: no batching delay)."),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Serve variants over HTTP with dynamic batching, a cascade, metrics and a graceful drain."""
@@ -39,13 +43,22 @@ def serve_command(
 
     if (config_file is None) == (variant is None):
         raise UsageError("give a serve.yaml or --variant NAME (one of them)")
+    if config_file is not None and max_batch_size is not None:
+        raise UsageError(
+            "--max-batch-size goes with --variant; in a serve.yaml set tiers[].batching"
+        )
     if config_file is not None:
         config = load_serve_config(config_file)
         changes = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
         config = config.model_copy(update=changes)
     else:
         assert variant is not None
-        config = single_variant_config(variant, host or "127.0.0.1", 8000 if port is None else port)
+        config = single_variant_config(
+            variant,
+            host or "127.0.0.1",
+            8000 if port is None else port,
+            max_batch_size=max_batch_size,
+        )
     with open_store(home) as store:
         variants = {v.name: v for v in store.variants()}
         profiles = {n: p for n, v in variants.items() if (p := latest_measured(store, v))}

@@ -187,11 +187,16 @@ DEFAULT_THRESHOLD = 0.85  # a common default, until `mlcost cascade calibrate` g
 assert set(_NOTICE_WINDOW_S) == set(CLOUDS)
 
 
-def single_variant_config(variant: str, host: str, port: int) -> ServeConfig:
-    """``mlcost serve --variant NAME``: one tier, every default."""
-    return ServeConfig.model_validate(
-        {"tiers": [{"name": "main", "variant": variant}], "host": host, "port": port}
-    )
+def single_variant_config(
+    variant: str, host: str, port: int, *, max_batch_size: int | None = None
+) -> ServeConfig:
+    """``mlcost serve --variant NAME``: one tier, every default but the batch cap if given
+    (a cap of 1 has no queue delay: one request per instance, as on Lambda)."""
+    tier: dict[str, object] = {"name": "main", "variant": variant}
+    if max_batch_size is not None:
+        delay = 0.0 if max_batch_size == 1 else DEFAULT_MAX_QUEUE_DELAY_MS
+        tier["batching"] = {"max_batch_size": max_batch_size, "max_queue_delay_ms": delay}
+    return ServeConfig.model_validate({"tiers": [tier], "host": host, "port": port})
 
 
 # What to add when a required key is missing.
