@@ -81,6 +81,13 @@ def test_validation_catches_unknown_fields_and_bad_values(planned: tuple[Path, P
     assert len(problems) == 3
     for planted in ("'memoryy' was unexpected", "'Never' is not one of", "'portt' was unexpected"):
         assert sum(planted in line for line in problems) == 1, problems
+    # Without a CRD folder the built-in kinds (networking.k8s.io's Ingress too) are still checked.
+    _by_kind(tuple(objects), "Ingress")[0]["spec"]["rulez"] = []
+    unchecked = validate_objects(objects, kubernetes_version=KUBERNETES_VERSION, crd_schemas=None)
+    assert len(unchecked) == 2
+    assert any("memoryy" in line for line in unchecked) and any(
+        "rulez" in line for line in unchecked
+    )
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     assert (
         "no CRD schema"

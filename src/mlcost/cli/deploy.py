@@ -46,8 +46,7 @@ def render_command(
     if crd_schemas is not None and not crd_schemas.is_dir():
         raise UsageError(f"--crd-schemas {crd_schemas}: not a folder")
     rendered = render_kubernetes(plan, image=image)
-    builtin = [o for o in rendered.objects if crd_schemas is not None or "." not in _group(o)]
-    require_valid(builtin, kubernetes_version=KUBERNETES_VERSION, crd_schemas=crd_schemas)
+    require_valid(rendered.objects, kubernetes_version=KUBERNETES_VERSION, crd_schemas=crd_schemas)
     files = write_manifests(out, rendered.objects, rendered.notes)
     for note in rendered.notes:
         console.print(f"  {note}", highlight=False, markup=False)
@@ -109,8 +108,3 @@ def _read_plan(plan_file: Path) -> Plan:
             f"{plan_file}: not a plan mlcost wrote ({exc}); run mlcost plan again"
         ) from exc
     return plan
-
-
-def _group(obj: dict[str, object]) -> str:
-    api = str(obj.get("apiVersion", ""))
-    return api.rpartition("/")[0]

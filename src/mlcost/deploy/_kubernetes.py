@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mlcost.core import DeployError, Plan, PlanOption
+from mlcost.core import DeployError, Plan, PlanOption, ReplicaSpec
+from mlcost.serve import NOTICE_WINDOW_S, Limits, ServeConfig, Shutdown
 
 # The Kubernetes version every object is rendered for and validated against.
 KUBERNETES_VERSION = "1.33.0"
@@ -34,13 +35,11 @@ BAKED_HOME_PATH = "/opt/mlcost-home"
 RUN_AS_USER = 10001
 
 # The drain chain, seconds. preStop covers the endpoint removal reaching every
-# kube-proxy and load balancer, so the server's own drain delay is 0 in the pod.
+# kube-proxy and load balancer, so the server's own drain delay is 0 in the pod;
+# the request timeout and the flush are the server's defaults.
 PRE_STOP_S = 5
-REQUEST_TIMEOUT_S = 5.0
-FLUSH_S = 2.0
 POD_GRACE_S = 30
 KARPENTER_GRACE_S = 60
-NOTICE_S = {"aws": 120, "gcp": 30, "azure": 30}
 
 # Per node, besides the serving pods: kube-proxy 100m/..., aws-node (VPC CNI) 25m,
 # the EBS CSI node plugin 10m; memory as their requests (EKS add-on defaults).
@@ -191,15 +190,17 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
     }
     if tolerations:
         pod_spec["tolerations"] = tolerations
-    chain = PRE_STOP_S + REQUEST_TIMEOUT_S + FLUSH_S
-    notice = NOTICE_S.get(offer.provider, 30)
+    config, server = _serve_config(option, spec)
+    chain = PRE_STOP_S + server.limits.request_timeout_s + server.shutdown.flush_s
+    windows = {str(cloud): s for cloud, s in NOTICE_WINDOW_S.items()}  # unknown: the shortest
+    notice = windows.get(offer.provider, min(windows.values()))
     if not chain < POD_GRACE_S <= KARPENTER_GRACE_S < notice:
         raise DeployError(
             f"the drain chain breaks: preStop + request timeout + flush = {chain:g} s, pod grace "
-            f"{POD_GRACE_S} s, Karpenter's {KARPENTER_GRACE_S} s, {offer.provider}'s notice {notice} s"
+            f"{POD_GRACE_S} s, Karpenter's {KARPENTER_GRACE_S} s, {offer.provider}'s notice {notice:g} s"
         )
     objects = [
-        _config_map(name, labels, option, spec_threads=max(1, round(spec.vcpus))),
+        _config_map(name, labels, config),
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -235,7 +236,7 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
             },
         },
         _ingress(name, labels),
-        _hpa(name, labels, option),
+        _hpa(name, labels, option, spec),
         _adapter_rules(name, labels),
         {
             "apiVersion": "policy/v1",
@@ -261,9 +262,9 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
         objects.append(system)
     objects.append(_node_class(name, option))
     notes.append(
-        f"drain chain: preStop {PRE_STOP_S} s + request timeout {REQUEST_TIMEOUT_S:g} s + flush "
-        f"{FLUSH_S:g} s = {chain:g} s < pod grace {POD_GRACE_S} s <= Karpenter's "
-        f"terminationGracePeriod {KARPENTER_GRACE_S} s < {offer.provider}'s notice {notice} s "
+        f"drain chain: preStop {PRE_STOP_S} s + request timeout "
+        f"{server.limits.request_timeout_s:g} s + flush {server.shutdown.flush_s:g} s = {chain:g} s < pod grace {POD_GRACE_S} s <= Karpenter's "
+        f"terminationGracePeriod {KARPENTER_GRACE_S} s < {offer.provider}'s notice {notice:g} s "
         "(Karpenter's interruption queue must be set for it to see the notice)"
     )
     notes.extend(f"prerequisite: {text}" for text in option.prerequisites)
@@ -310,29 +311,29 @@ def _spread(key: str, selector: dict[str, str], when: str) -> dict[str, Any]:
     }
 
 
-def _config_map(
-    name: str, labels: dict[str, str], option: PlanOption, *, spec_threads: int
-) -> dict[str, Any]:
-    import yaml
-
-    spec = option.replica
-    assert spec is not None
+def _serve_config(option: PlanOption, spec: ReplicaSpec) -> tuple[dict[str, Any], ServeConfig]:
+    """The serve.yaml the pod runs, every setting the plan fixed written out, and the same
+    validated as mlcost serve will load it."""
     offer = option.offer
     config = {
         "tiers": [
             {
                 "name": "model",
                 "variant": option.variant,
-                "threads": spec_threads,
+                "threads": max(1, round(spec.vcpus)),
                 "batching": {
                     "max_batch_size": spec.max_batch_size,
                     "max_queue_delay_ms": spec.max_queue_delay_ms,
                 },
             }
         ],
-        "limits": {"request_timeout_s": REQUEST_TIMEOUT_S},
+        "limits": {"request_timeout_s": Limits().request_timeout_s},
         # preStop has waited for the endpoint removal: the server drains at once.
-        "shutdown": {"drain_delay_s": 0.0, "flush_s": FLUSH_S, "grace_period_s": POD_GRACE_S},
+        "shutdown": {
+            "drain_delay_s": 0.0,
+            "flush_s": Shutdown().flush_s,
+            "grace_period_s": POD_GRACE_S,
+        },
         "machine": {
             "provider": offer.provider,
             "region": offer.region,
@@ -342,11 +343,21 @@ def _config_map(
         "host": "0.0.0.0",
         "port": SERVE_PORT,
     }
+    try:
+        return config, ServeConfig.model_validate(config)
+    except ValueError as exc:
+        raise DeployError(f"the pod's serve.yaml would not load: {exc}") from exc
+
+
+def _config_map(name: str, labels: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
+    import yaml
+
+    text = yaml.safe_dump(config, sort_keys=False)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": f"{name}-serve", "labels": labels},
-        "data": {"serve.yaml": yaml.safe_dump(config, sort_keys=False)},
+        "data": {"serve.yaml": text},
     }
 
 
@@ -386,10 +397,10 @@ def _ingress(name: str, labels: dict[str, str]) -> dict[str, Any]:
 REQUEST_RATE_METRIC = "mlcost_requests_per_second"
 
 
-def _hpa(name: str, labels: dict[str, str], option: PlanOption) -> dict[str, Any]:
+def _hpa(
+    name: str, labels: dict[str, str], option: PlanOption, spec: ReplicaSpec
+) -> dict[str, Any]:
     """Scale on the per-pod request rate the plan's simulated autoscaler held."""
-    spec = option.replica
-    assert spec is not None
     target = max(1, int(spec.target_requests_per_s))
     return {
         "apiVersion": "autoscaling/v2",

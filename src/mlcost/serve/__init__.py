@@ -22,6 +22,7 @@ from mlcost.serve._calibrate import (
 from mlcost.serve._cascade import Answer, Cascade, Threshold, confidence
 from mlcost.serve._config import (
     DEFAULT_THRESHOLD,
+    NOTICE_WINDOW_S,
     Batching,
     Limits,
     Machine,
@@ -44,6 +45,7 @@ from mlcost.serve._tier import (
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "NOTICE_WINDOW_S",
     "Answer",
     "BatchDone",
     "Batcher",

@@ -27,7 +27,7 @@ from mlcost.core import (
 )
 from mlcost.train import CLOUDS, Cloud
 
-_NOTICE_WINDOW_S: dict[Cloud, float] = {"aws": 120.0, "gcp": 30.0, "azure": 30.0}
+NOTICE_WINDOW_S: dict[Cloud, float] = {"aws": 120.0, "gcp": 30.0, "azure": 30.0}
 
 
 class _Part(BaseModel):
@@ -171,10 +171,10 @@ class ServeConfig(_Part):
                 "them or raise grace_period_s (and the pod's terminationGracePeriodSeconds)"
             )
         cloud = self.spot.cloud
-        if cloud is not None and self.shutdown.grace_period_s > _NOTICE_WINDOW_S[cloud]:
+        if cloud is not None and self.shutdown.grace_period_s > NOTICE_WINDOW_S[cloud]:
             raise ValueError(
                 f"shutdown: grace_period_s ({self.shutdown.grace_period_s:g} s) must fit in "
-                f"{cloud}'s spot notice ({_NOTICE_WINDOW_S[cloud]:g} s); lower it"
+                f"{cloud}'s spot notice ({NOTICE_WINDOW_S[cloud]:g} s); lower it"
             )
         return self
 
@@ -184,7 +184,7 @@ class ServeConfig(_Part):
 
 
 DEFAULT_THRESHOLD = 0.85  # a common default, until `mlcost cascade calibrate` gives a better one
-assert set(_NOTICE_WINDOW_S) == set(CLOUDS)
+assert set(NOTICE_WINDOW_S) == set(CLOUDS)
 
 
 def single_variant_config(
