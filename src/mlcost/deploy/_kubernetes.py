@@ -184,7 +184,8 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
         "containers": [container],
         "volumes": [
             {"name": "config", "configMap": {"name": f"{name}-serve"}},
-            {"name": "home", "emptyDir": {"sizeLimit": f"{_home_size_mib(option)}Mi"}},
+            # A copy of the image's whole workspace (every variant): bounded by the image.
+            {"name": "home", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
         ],
     }
@@ -279,13 +280,6 @@ def _name(workload: str) -> str:
 def _max_pods(vcpus: float) -> int:
     """Pods an EKS node of this size may hold with prefix delegation off (ENI limits, roughly)."""
     return 17 if vcpus <= 2 else 29 if vcpus <= 4 else 58
-
-
-def _home_size_mib(option: PlanOption) -> int:
-    """The workspace volume: every artifact the plan billed storage for, and room to spare."""
-    found = re.search(r"model artifact \((\d+) MB\)", " ".join(li.item for li in option.cost.lines))
-    artifact_mb = int(found.group(1)) if found else 1024
-    return max(1024, int(math.ceil(artifact_mb * 4 / 256.0) * 256))
 
 
 def _memory_mib(peak_mib: float) -> int:
