@@ -26,6 +26,7 @@ STAGES = [
     "plan",
     "serve",
     "deploy",
+    "audit",
     "cli",
 ]
 

@@ -11,12 +11,24 @@ import typer
 from typer.exceptions import TyperException
 
 from mlcost import __version__
-from mlcost.cli import cascade, catalog, compress, cost, deploy, plan, profile, serve, train
+from mlcost.cli import (
+    audit,
+    cascade,
+    catalog,
+    compress,
+    cost,
+    deploy,
+    plan,
+    profile,
+    serve,
+    train,
+)
 from mlcost.cli._context import HomeOption, console, err_console, workspace
 from mlcost.core import MlcostError, UsageError, write_text_atomic
 from mlcost.cost import CaseStudy
 
 if TYPE_CHECKING:
+    from mlcost.core import Plan
     from mlcost.profile import Verdict
 
 app = typer.Typer(
@@ -36,6 +48,7 @@ app.add_typer(plan.app)
 app.add_typer(serve.app)
 app.add_typer(cascade.app, name="cascade")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(audit.app)
 
 EXIT_ERROR = 2
 
@@ -84,6 +97,7 @@ def demo(
         console.print("\nrendering the plan's Kubernetes option")
         schemas = _SHARED_CRD_SCHEMAS if _SHARED_CRD_SCHEMAS.is_dir() else None
         deploy.render_command(plan_file, out=workspace(home).home / "k8s", crd_schemas=schemas)
+        _demo_audit(result, workspace(home).home / "k8s", home)
         if result.winner.platform == "serverless" and result.winner.offer.provider == "aws":
             console.print("\nrendering the plan's winner (AWS Lambda) as a SAM template")
             deploy.sam_command(plan_file, out=workspace(home).home / "lambda" / "template.yaml")
@@ -104,6 +118,33 @@ def demo(
             "speeds, measured accuracy)",
             highlight=False,
         )
+
+
+# The reference workload's current setup as the manifests a team runs it with today.
+_TODAY_MANIFESTS = Path("examples/today-k8s")
+
+
+def _demo_audit(result: Plan, rendered: Path, home: Path | None) -> None:
+    """Audit today's manifests and the plan's, then price the move between them: the
+    waterfall's saving to the plan's Kubernetes option, from the manifests' side."""
+    from mlcost.deploy import kubernetes_option
+
+    console.print(
+        f"\nauditing today's manifests ({_TODAY_MANIFESTS}/) and the plan's ({rendered}/)"
+    )
+    audit.audit_command([str(_TODAY_MANIFESTS)], fail_on=audit.FailOn.never, home=home)
+    audit.audit_command([str(rendered)], fail_on=audit.FailOn.never, home=home)
+    console.print("\nwhat the move costs, from the manifests (mlcost diff):")
+    moved = audit.show_diff(_TODAY_MANIFESTS, rendered, home=home)
+    option = kubernetes_option(result)
+    today = result.waterfall[0]
+    console.print(
+        f"the waterfall, from the plan's side: today ${today.monthly_usd:,.2f} - its Kubernetes "
+        f"option ${option.monthly_usd:,.2f} = ${today.monthly_usd - option.monthly_usd:,.2f}/month "
+        f"saved (the diff above: ${-moved.delta_usd:,.2f}; the traffic lines both leave out are "
+        "equal on both sides)",
+        highlight=False,
+    )
 
 
 # The CRD schemas the project validates custom resources against (beside the repository).

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlcost.catalog import Catalog, load_catalog
-from mlcost.core import Store, Workspace
+from mlcost.core import Plan, Store, UsageError, Workspace, from_jsonable
 
 HomeOption = Annotated[
     Path | None,
@@ -113,3 +113,16 @@ def usd(value: float | None, digits: int = 4) -> str:
     if value is None:
         return "-"
     return f"${value:,.{digits}f}"
+
+
+def read_plan(plan_file: Path) -> Plan:
+    """The plan in ``plan_file`` (as mlcost plan wrote it); UsageError with one line if not."""
+    if not plan_file.is_file():
+        raise UsageError(f"{plan_file} not found; write one with mlcost plan workload.yaml")
+    try:
+        plan: Plan = from_jsonable(Plan, json.loads(plan_file.read_text(encoding="utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"{plan_file}: not a plan mlcost wrote ({exc}); run mlcost plan again"
+        ) from exc
+    return plan

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from mlcost.plan._answer import binding_constraint
 from mlcost.plan._batching import BatchService, simulate_batching
-from mlcost.plan._bill import BillSettings
+from mlcost.plan._bill import BillSettings, storage_price
 from mlcost.plan._estimate import ReplicaSpeed, Unfit, allocatable_mib, replica_speed
 from mlcost.plan._fleet import (
     FleetRun,
     ScalingPolicy,
     SpotPolicy,
+    node_allocatable,
     pods_per_node,
     replicas_needed,
     simulate_fleet,
 )
+from mlcost.plan._platform import price_line
 from mlcost.plan._queue_simulation import simulate_queue
 from mlcost.plan._queueing import (
     SloViolations,
@@ -32,6 +34,7 @@ from mlcost.plan._search import SearchSettings
 from mlcost.plan._service_time import ServiceTime
 from mlcost.plan._serving import plan_serving, variant_flops
 from mlcost.plan._speeds import measured_service
+from mlcost.plan._spot_pools import spread_over_zones
 from mlcost.plan._traffic import (
     BUILTIN_HOURLY_WEIGHTS,
     arrivals_per_minute,
@@ -91,11 +94,13 @@ __all__ = [
     "max_arrivals_per_s",
     "measured_service",
     "minute_shape",
+    "node_allocatable",
     "peak_to_mean",
     "plan_serving",
     "plan_training",
     "plan_training_workload",
     "pods_per_node",
+    "price_line",
     "read_trace",
     "recommend",
     "replica_speed",
@@ -105,6 +110,8 @@ __all__ = [
     "simulate_fleet",
     "simulate_queue",
     "simulate_training",
+    "spread_over_zones",
+    "storage_price",
     "utilisation",
     "variant_flops",
     "violations",

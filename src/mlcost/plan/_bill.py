@@ -104,8 +104,8 @@ def fixed_costs(
     """Storage and transfer for serving ``workload`` from ``offer``'s region."""
     notes: list[str] = []
     lines: list[BillLine] = []
-    object_price = _storage(catalog, offer.provider, "object")
-    block_price = _storage(catalog, offer.provider, "block")
+    object_price = storage_price(catalog, offer.provider, "object")
+    block_price = storage_price(catalog, offer.provider, "block")
     if object_price is not None:
         gb = artifact_bytes / _GB
         lines.append(
@@ -212,7 +212,8 @@ def bill(compute: Compute, fixed: FixedCosts, *, horizon_days: int) -> CostBreak
     return CostBreakdown(lines + extra, notes)
 
 
-def _storage(catalog: Catalog, provider: str, kind: str) -> StoragePrice | None:
+def storage_price(catalog: Catalog, provider: str, kind: str) -> StoragePrice | None:
+    """The cheapest ``object`` or ``block`` storage price of ``provider``, or None."""
     prices = [s for s in catalog.prices.storage if s.provider == provider and s.kind == kind]
     return min(prices, key=lambda s: s.usd_per_gb_month) if prices else None
 
