@@ -71,6 +71,8 @@ def test_a_new_eks_cluster_bills_its_control_plane_load_balancer_addresses_and_s
     pool = _line(costs, "system pool")
     assert "2 x t3.medium on-demand" in pool.item  # the cheapest machine that holds the add-ons
     assert pool.usd_per_month == pytest.approx(2 * 730 * 0.0416)
+    disks = _line(costs, "node disks of the system pool")  # its nodes boot from disks too
+    assert disks.category == "storage" and disks.usd_per_month == pytest.approx(2 * 20 * 0.08)
     for line in costs.fixed:
         assert line.source and line.usd_per_month == pytest.approx(
             line.quantity * line.usd_per_unit

@@ -70,7 +70,8 @@ def test_the_best_kubernetes_option_is_the_worked_eks_bill(plan: Plan) -> None:
         "IPv4 of the load balancer": 7.30,
         "IPv4 of the system pool": 7.30,
         "IPv4 of the serving nodes": 7.30,
-        "node disks": 3.20,
+        "node disks: 20 GiB": 3.20,
+        "node disks of the system pool": 3.20,
         "another zone": 0.67,
     }
     for text, usd in worked.items():

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from mlcost.catalog import Catalog, machine_spec
 from mlcost.core import BillLine, Offer, Platform, PlatformPrice, Workload
 from mlcost.cost import HOURS_PER_MONTH
+from mlcost.plan._bill import BillSettings, storage_price
 from mlcost.plan._fleet import node_allocatable
 
 FloatArray = npt.NDArray[np.float64]
@@ -241,6 +242,7 @@ def platform_costs(
                     is_charged=not shared,
                 )
             )
+            lines.extend(_system_pool_disks(catalog, provider, note, charged=not shared))
     add(items.lb_hour, HOURS_PER_MONTH, "load balancer, hourly")
     traffic = workload.traffic
     per_request = traffic.payload_in_bytes + traffic.payload_out_bytes + 2 * _HTTP_OVERHEAD_BYTES
@@ -286,6 +288,31 @@ def platform_costs(
         )
     service = items.cluster if is_kubernetes else items.group
     return PlatformCosts(platform, service, tuple(lines), ipv4, nat_gb, tuple(notes))
+
+
+def _system_pool_disks(
+    catalog: Catalog, provider: str, note: str, *, charged: bool
+) -> list[BillLine]:
+    """The system pool's boot disks, at the size and price the serving nodes' are billed."""
+    disk = storage_price(catalog, provider, "block")
+    gib = BillSettings().disk_gib_per_node
+    if disk is None or gib <= 0:
+        return []
+    quantity = _SYSTEM_NODES * gib
+    return [
+        BillLine(
+            "storage",
+            f"node disks of the system pool: {_SYSTEM_NODES} x {gib:g} GiB {disk.name}",
+            quantity,
+            "GiB-month",
+            disk.usd_per_gb_month,
+            quantity * disk.usd_per_gb_month,
+            disk.source,
+            disk.as_of,
+            note,
+            is_charged=charged,
+        )
+    ]
 
 
 def price_line(
