@@ -6,7 +6,7 @@ Output: Findings (severity, object, file and line, fix, monthly saving) as a tab
 2.1.0, and the monthly cost of two setups side by side, line by line.
 """
 
-from mlcost.audit._checks import RULES, SEVERITIES, Finding, Rule, Severity, audit_cluster
+from mlcost.audit._checks import audit_cluster
 from mlcost.audit._cluster import DEFAULT_REGION, Cluster, Pool, Workload, read_cluster
 from mlcost.audit._diff import (
     Diff,
@@ -19,6 +19,7 @@ from mlcost.audit._diff import (
 )
 from mlcost.audit._read import FileProblem, Manifest, Manifests, read_manifests
 from mlcost.audit._report import at_or_above, finding_json, saving_upper_bound, to_sarif
+from mlcost.audit._rules import RULES, SEVERITIES, Finding, Rule, Severity
 
 __all__ = [
     "DEFAULT_REGION",

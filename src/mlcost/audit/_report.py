@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcost import __version__
-from mlcost.audit._checks import RULES, SEVERITIES, Finding, Severity
+from mlcost.audit._rules import RULES, SEVERITIES, Finding, Severity
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
