@@ -248,3 +248,49 @@ def test_diff_cli_prints_markdown_and_fails_above_the_threshold(
     (tmp_path / "empty").mkdir()
     empty = cli(tmp_path, ["diff", str(tmp_path / "empty"), str(rendered)])
     assert empty.returncode == 2 and "no Kubernetes objects" in empty.stderr
+
+
+def test_a_pool_that_names_no_instance_type_is_priced_at_the_cheapest_it_allows(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    (tmp_path / "pool.yaml").write_text(
+        """apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.k8s.aws/instance-family, operator: In, values: [c6i, c7i]}
+        - {key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: ["2"]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+        - {name: api, image: api:1, resources: {requests: {cpu: "3", memory: 4Gi}}}
+"""
+    )
+    cluster = read_cluster(read_manifests([tmp_path]), catalog)
+    pool = cluster.pool("general")
+    assert pool is not None and pool.offer is not None
+    allowed = [
+        o
+        for o in catalog.offers
+        if o.region == "us-east-1"
+        and o.instance_type.split(".")[0] in ("c6i", "c7i")
+        and o.vcpus > 2
+    ]
+    assert (
+        pool.offer.instance_type
+        == min(allowed, key=lambda o: o.on_demand_usd_per_hour).instance_type
+    )
+    assert cluster.nodes["general"] == 3
+    assert any("names no instance type" in note for note in cluster.cost.assumptions)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,6 +93,7 @@ class Pool:
     disk_gib: float
     offer: Offer | None  # what it is priced at: the cheapest of its types that the catalog has
     is_system: bool
+    assumption: str = ""  # how the offer was chosen where the pool names no instance type
 
     @property
     def is_gpu(self) -> bool:
@@ -267,6 +268,15 @@ def _node_pool(
     node_class = node_classes.get(str((spec.get("nodeClassRef") or {}).get("name", "")))
     capacity: Capacity = "spot" if "spot" in capacities else "on-demand"
     disruption = manifest.spec.get("disruption") or {}
+    assumption = ""
+    if not types:
+        types = _types_allowed(catalog, required, region)
+        assumption = (
+            f"{manifest.name} names no instance type: priced at the cheapest of the "
+            f"{len(types)} catalog types its requirements allow in {region}"
+            if types
+            else f"{manifest.name}: no catalog type in {region} meets its requirements"
+        )
     return Pool(
         name=manifest.name,
         manifest=manifest,
@@ -283,6 +293,53 @@ def _node_pool(
         disk_gib=_disk_gib(node_class),
         offer=_cheapest(catalog, types, region, capacity, len(zones)),
         is_system=any(t.get("key") == _SYSTEM_TAINT for t in taints),
+        assumption=assumption,
+    )
+
+
+# Karpenter's well-known requirement keys the catalog can answer, as a test on an offer.
+_ARCH = {"amd64": "x86_64", "arm64": "arm64"}
+_OFFER_LABELS: dict[str, Callable[[Offer], str]] = {
+    "karpenter.k8s.aws/instance-family": lambda o: o.instance_type.split(".")[0],
+    "karpenter.k8s.aws/instance-category": lambda o: re.sub(r"\d.*", "", o.instance_type),
+    "karpenter.k8s.aws/instance-size": lambda o: o.instance_type.split(".")[-1],
+    "karpenter.k8s.aws/instance-cpu": lambda o: str(o.vcpus),
+    "karpenter.k8s.aws/instance-gpu-count": lambda o: str(o.accelerator_count),
+    "karpenter.k8s.aws/instance-gpu-name": lambda o: (o.accelerator_name or "").lower(),
+    "kubernetes.io/arch": lambda o: next((k for k, v in _ARCH.items() if v == o.arch), o.arch),
+}
+
+
+def _types_allowed(
+    catalog: Catalog, required: dict[str, tuple[str, tuple[str, ...]]], region: str
+) -> tuple[str, ...]:
+    """The catalog's types in ``region`` that meet a NodePool's requirements (In, NotIn, Gt,
+    Lt, Exists, DoesNotExist on the well-known keys; other keys are not read)."""
+
+    def meets(offer: Offer) -> bool:
+        for key, (operator, values) in required.items():
+            label = _OFFER_LABELS.get(key)
+            if label is None:
+                continue
+            value = label(offer)
+            if operator == "In" and value not in values:
+                return False
+            if operator == "NotIn" and value in values:
+                return False
+            if operator in ("Gt", "Lt") and values:
+                number, bound = float(value or 0), float(values[0])
+                if (operator == "Gt" and not number > bound) or (
+                    operator == "Lt" and not number < bound
+                ):
+                    return False
+            if operator == "DoesNotExist" and value not in ("", "0"):
+                return False
+        return True
+
+    return tuple(
+        o.instance_type
+        for o in catalog.offers
+        if o.region == region and o.provider == "aws" and " + " not in o.instance_type and meets(o)
     )
 
 
@@ -504,6 +561,8 @@ def _bill(
         count = nodes[pool.name]
         if count <= 0:
             continue
+        if pool.assumption:
+            notes.append(pool.assumption)
         offer, hourly = pool.offer, pool.hourly_usd
         if offer is None or hourly is None:
             notes.append(
