@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -116,3 +117,24 @@ def test_a_profile_stored_before_cpu_ids_still_loads_and_a_new_one_keeps_its_id(
     )
     loaded = from_jsonable(Profile, to_jsonable(sapphire_rapids))
     assert loaded.hardware.cpu_id == CpuId("GenuineIntel", 6, 143, 8)
+
+
+def test_a_workspace_moved_elsewhere_finds_its_artifacts(tmp_path: Path) -> None:
+    """Saved from under its home, a variant's path is kept relative to it, and read back
+    against the home of whoever opens the store (an image, a pod's volume, another machine)."""
+    built, moved = tmp_path / "build" / "ws", tmp_path / "srv" / "ws"
+    built.mkdir(parents=True)
+    url = f"sqlite:///{built / 'mlcost.db'}"
+    inside = dataclasses.replace(INT8, path=str(built / "artifacts" / "variants" / "int8"))
+    with Store.open(url, home=built) as store:
+        store.save_variant(inside)
+        store.save_variant(TEACHER)  # outside the workspace: kept as it was given
+        assert {v.name: v.path for v in store.variants()}[INT8.name] == inside.path
+    with Store.open(url) as store:
+        raw = {v.name: v.path for v in store.variants()}
+    assert raw == {INT8.name: "artifacts/variants/int8", TEACHER.name: "/m"}
+    moved.parent.mkdir(parents=True)
+    built.rename(moved)
+    with Store.open(f"sqlite:///{moved / 'mlcost.db'}", home=moved) as store:
+        paths = {v.name: v.path for v in store.variants()}
+    assert paths == {INT8.name: str(moved / "artifacts" / "variants" / "int8"), TEACHER.name: "/m"}

@@ -35,6 +35,7 @@ from mlcost.audit._read import Manifest, Manifests
 from mlcost.catalog import Catalog
 from mlcost.core import BillLine, CostBreakdown, Offer
 from mlcost.cost import HOURS_PER_MONTH
+from mlcost.deploy import EXPECTED_NODES, EXPECTED_REPLICAS
 from mlcost.plan import (
     SearchSettings,
     node_allocatable,
@@ -45,8 +46,6 @@ from mlcost.plan import (
 
 Capacity = Literal["spot", "on-demand"]
 
-EXPECTED_REPLICAS = "mlcost.dev/expected-replicas"
-EXPECTED_NODES = "mlcost.dev/expected-nodes"
 DEFAULT_REGION = "us-east-1"
 DEFAULT_DISK_GIB = 20.0  # EKS managed node groups' and Karpenter's default root volume
 SYSTEM_POOL_NODES = 2  # as the planner bills a system pool: two on-demand nodes

@@ -97,10 +97,13 @@ def demo(
         console.print("\nrendering the plan's Kubernetes option")
         schemas = _SHARED_CRD_SCHEMAS if _SHARED_CRD_SCHEMAS.is_dir() else None
         deploy.render_command(plan_file, out=workspace(home).home / "k8s", crd_schemas=schemas)
-        _demo_audit(result, workspace(home).home / "k8s", home)
         if result.winner.platform == "serverless" and result.winner.offer.provider == "aws":
             console.print("\nrendering the plan's winner (AWS Lambda) as a SAM template")
             deploy.sam_command(plan_file, out=workspace(home).home / "lambda" / "template.yaml")
+        if any(o.platform == "vm-group" and o.offer.provider == "aws" for o in result.platforms):
+            console.print("\nrendering the plan's VM-group option as an Auto Scaling group")
+            deploy.vm_command(plan_file, out=workspace(home).home / "vm" / "template.yaml")
+        _demo_audit(result, workspace(home).home / "k8s", home)
         story = CaseStudy().waterfall()
         baseline_usd, final_usd = story[0].monthly_usd, story[-1].monthly_usd
         winner = result.winner

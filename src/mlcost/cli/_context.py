@@ -43,7 +43,8 @@ def workspace(home: Path | None) -> Workspace:
 @contextmanager
 def open_store(home: Path | None) -> Iterator[Store]:
     """The workspace store, closed when the command ends."""
-    store = Store.open(workspace(home).db_url)
+    where = workspace(home)
+    store = Store.open(where.db_url, home=where.home)
     try:
         yield store
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from typer.core import TyperGroup
@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from mlcost.cli._context import HomeOption, JsonOption, console, err_console, open_store
 from mlcost.cli.compress import DEMO_DATA, DEMO_MODEL, resolve_inputs, show_comparison
 from mlcost.core import UsageError
+from mlcost.profile import INSTANCE_TYPE_ENV
 
 
 class _OldSpelling(TyperGroup):
@@ -56,6 +57,18 @@ def measure(
     accuracy_budget_pt: Annotated[float, typer.Option(min=0.0)] = 0.5,
     latency_requests: Annotated[int, typer.Option(min=10)] = 200,
     threads: Annotated[int | None, typer.Option(min=1)] = None,
+    device: Annotated[
+        Literal["cpu", "cuda"],
+        typer.Option(help="Run the variants on the CPU, or on the first CUDA GPU."),
+    ] = "cpu",
+    instance_type: Annotated[
+        str | None,
+        typer.Option(
+            envvar=INSTANCE_TYPE_ENV,
+            help="The cloud machine type this is (c7i.large): mlcost plan then takes these "
+            "profiles as measured on it.",
+        ),
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -82,6 +95,8 @@ def measure(
             test_rows(inputs),
             threads=threads,
             latency_requests=latency_requests,
+            device=device,
+            instance_type=instance_type,
             remeasure=True,
             say=say,
         )

@@ -99,9 +99,11 @@ def train(
     """Fine-tune a sequence classifier; re-run the same command after a kill to resume.
 
     On a spot notice (SIGTERM, or the cloud's metadata with --preemption-notice) it
-    finishes the step, writes a final checkpoint and exits with code 75.
+    finishes the step, writes a final checkpoint and exits with code 75. Under
+    torchrun (mlcost torchrun ... -m mlcost train ...) every rank trains its shard
+    and rank 0 reports and records the run.
     """
-    from mlcost.train import TrainConfig, country_for_region, machine_price
+    from mlcost.train import TrainConfig, country_for_region, launched_rank, machine_price
 
     machine = None
     bucket = interruption_bucket
@@ -131,17 +133,18 @@ def train(
         checkpoint_every=checkpoint_every,
         interruptions_per_hour=rate,
     )
+    is_reporter = launched_rank() == 0
     with open_store(home) as store:
         attempt = run_with_progress(
             config,
-            store,
+            store if is_reporter else None,
             machine=machine,
             country=country or (region and country_for_region(region)),
             cloud_notice=preemption_notice,
             metadata_url=metadata_url,
-            quiet=as_json,
+            quiet=as_json or not is_reporter,
         )
-    if as_json:
+    if is_reporter and as_json:
         print_json(
             {
                 "result": attempt.result,
@@ -151,14 +154,30 @@ def train(
                 "total_wall_s": attempt.total_wall_s,
             }
         )
-    else:
+    elif is_reporter:
         print_attempt(attempt)
     if attempt.preempted is not None:
         raise typer.Exit(EXIT_PREEMPTED)
 
 
+@app.command(
+    "torchrun",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def torchrun(ctx: typer.Context) -> None:
+    """Run torchrun (its own arguments follow) and exit 75 when the training was preempted.
+
+    torchrun itself exits 1 when a worker stops preempted, so an orchestrator
+    restarting on 75 (a Kubernetes podFailurePolicy) needs this: e.g.
+    mlcost torchrun --nnodes 2 --nproc-per-node 1 ... -m mlcost train --out run ...
+    """
+    from mlcost.train import run_torchrun
+
+    raise typer.Exit(run_torchrun(ctx.args))
+
+
 def run_with_progress(
-    config: TrainConfig, store: Store, *, quiet: bool = False, **kwargs: Any
+    config: TrainConfig, store: Store | None, *, quiet: bool = False, **kwargs: Any
 ) -> Attempt:
     """train_and_record with a progress bar on the terminal."""
     from mlcost.train._run import train_and_record

@@ -84,12 +84,13 @@ from mlcost.core._workload import (
     WeeklyPattern,
     Workload,
 )
-from mlcost.core._workspace import Workspace
+from mlcost.core._workspace import DB_URL_ENV, Workspace
 from mlcost.core._yaml_model import file_beside, load_yaml_model, parse_yaml, yaml_line
 
 __all__ = [
     "ARCHES",
     "DAILY_SHAPES",
+    "DB_URL_ENV",
     "DEFAULT_MAX_BATCH_SIZE",
     "DEFAULT_MAX_QUEUE_DELAY_MS",
     "INTERRUPTION_BUCKETS",

@@ -198,7 +198,9 @@ class PlanOption:
     says why this option lost to it. ``spot_types`` are the instance types its spot
     nodes diversify over (empty: one type); ``prerequisites`` what must be set for
     it to run as planned (a burstable machine's credit mode and HPA rule);
-    ``replica`` what one pod needs (``ReplicaSpec``).
+    ``replica`` what one pod needs (``ReplicaSpec``). ``replicas_min`` counts replicas
+    ready (a reclaim takes it below the autoscaler's floor); ``replicas_floor`` the fewest
+    the autoscaler asked for.
     """
 
     variant: str
@@ -234,6 +236,14 @@ class PlanOption:
     spot_types: tuple[str, ...] = ()
     prerequisites: tuple[str, ...] = ()
     replica: ReplicaSpec | None = None  # None in plans written before deploy existed
+    replicas_floor: int | None = None  # the fewest the autoscaler asked for; None: older plan
+
+    @property
+    def min_replicas(self) -> int:
+        """The autoscaler's floor: the fewest replicas it asked for in any minute (0 where it
+        scaled to zero). ``replicas_min`` counts replicas ready, which a spot reclaim takes
+        below the floor; plans written before the floor was kept give only that."""
+        return self.replicas_min if self.replicas_floor is None else self.replicas_floor
 
     @property
     def label(self) -> str:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
@@ -142,15 +142,21 @@ class ImportRecord:
 class Store:
     """The workspace database. Open with ``Store.open(url)``; use as a context manager."""
 
-    def __init__(self, engine: sa.Engine, where: str) -> None:
+    def __init__(self, engine: sa.Engine, where: str, home: Path | None = None) -> None:
         """Wrap an engine whose schema is already migrated; use ``Store.open`` instead."""
         self._engine = engine
         self._where = where
+        self._home = home.resolve() if home is not None else None
         self._closed = False
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, home: Path | None = None) -> Store:
         """Connect to the store at ``url`` and migrate it to the latest schema.
+
+        With ``home`` (the workspace folder), a variant saved from under it is stored with
+        its path relative to it and read back against the ``home`` of whoever opens the
+        store: a workspace copied elsewhere (into an image, onto a pod's volume) or a
+        shared PostgreSQL store read from another machine finds its artifacts.
 
         Returns the open Store. Raises StoreError when the URL is malformed, the
         database cannot be reached or was written by a newer mlcost, and
@@ -164,7 +170,7 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
-        return cls(engine, where)
+        return cls(engine, where, home)
 
     @property
     def schema_version(self) -> int:
@@ -270,6 +276,9 @@ class Store:
 
     def save_variant(self, variant: Variant) -> None:
         """Store ``variant``, replacing one of the same name. Raises StoreError."""
+        path = Path(variant.path)
+        if self._home is not None and path.is_absolute() and path.is_relative_to(self._home):
+            variant = replace(variant, path=path.relative_to(self._home).as_posix())
         row = {
             "name": variant.name,
             "parent": variant.parent,
@@ -284,7 +293,14 @@ class Store:
         """Every stored variant, in the order they were first made. Raises StoreError."""
         query = sa.select(_variants.c.data).order_by(_variants.c.created_at, _variants.c.name)
         with self._read() as conn:
-            return [_decode(Variant, data) for data in conn.execute(query).scalars()]
+            found = [_decode(Variant, data) for data in conn.execute(query).scalars()]
+        return [self._located(variant) for variant in found]
+
+    def _located(self, variant: Variant) -> Variant:
+        """A variant stored with a path relative to its workspace, found under this one's."""
+        if self._home is None or Path(variant.path).is_absolute():
+            return variant
+        return replace(variant, path=str(self._home / variant.path))
 
     def record_profile(self, profile: Profile) -> int:
         """Store one profile (profiles are kept, never replaced); returns its id. Raises StoreError."""

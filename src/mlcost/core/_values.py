@@ -268,7 +268,10 @@ class Hardware:
     use (AVX2, AVX-512, VNNI, AMX, Arm dot product, ...). ``threads_allowed``
     is what the cgroup CPU quota and affinity leave to a process. ``cpu_id``
     is the CPU's family and model numbers (None in profiles stored before
-    mlcost read them, and where /proc/cpuinfo is missing).
+    mlcost read them, and where /proc/cpuinfo is missing). ``instance_type`` is
+    the cloud machine type it ran on when the measurement was told it (a
+    profiling Job sets ``MLCOST_INSTANCE_TYPE``): the planner then takes the
+    profile as measured on that type, whatever name the CPU gives itself.
     """
 
     cpu_model: str
@@ -281,6 +284,7 @@ class Hardware:
     gpu: str | None = None
     gpu_memory_gib: float | None = None
     cpu_id: CpuId | None = None
+    instance_type: str | None = None
 
     @property
     def label(self) -> str:

@@ -5,7 +5,10 @@ a ConfigMap, a Deployment running ``mlcost serve`` on it, a Service and an
 Ingress (the load balancer the plan billed), a HorizontalPodAutoscaler on the
 per-pod request rate the plan simulated (with the Prometheus Adapter rule that
 supplies it), a PodDisruptionBudget, a ServiceMonitor, and the Karpenter
-NodePools (serving, system) with their EC2NodeClass.
+NodePools (serving, system) with their EC2NodeClass. The alternatives: a KEDA
+ScaledObject for the HPA and its rule (``autoscaler="keda"``), and pods that
+select node groups made elsewhere instead of Karpenter's pools
+(``nodes="node-groups"``: ``render_node_groups``).
 
 Pod sizes come from the option's ``ReplicaSpec`` (measured peak memory, the
 threads the speed assumed) fitted to what the node type leaves allocatable
@@ -18,11 +21,17 @@ provider's interruption notice.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from mlcost.core import DeployError, Plan, PlanOption, ReplicaSpec
+from mlcost.core import DeployError, Offer, Plan, PlanOption, ReplicaSpec
+from mlcost.deploy._autoscaling import PROMETHEUS_URL, Autoscaler, autoscaling_objects
+from mlcost.deploy._option import (
+    billed_system_pool,
+    node_disk_gib,
+    resource_name,
+    serving_instance_types,
+)
 from mlcost.serve import NOTICE_WINDOW_S, Limits, ServeConfig, Shutdown
 
 # The Kubernetes version every object is rendered for and validated against.
@@ -48,16 +57,29 @@ DAEMONSET_MEMORY_MIB = 200
 # Memory kept above the measured peak: the larger of half again and 256 MiB.
 MEMORY_HEADROOM_SHARE = 0.5
 MEMORY_HEADROOM_MIB = 256
+# What the plan simulated, for whoever prices these manifests (mlcost audit, mlcost diff):
+# a Deployment's mean replicas and a NodePool's mean nodes over the horizon.
+EXPECTED_REPLICAS = "mlcost.dev/expected-replicas"
+EXPECTED_NODES = "mlcost.dev/expected-nodes"
 # Karpenter's spot-to-spot consolidation needs at least this many instance types.
 SPOT_CONSOLIDATION_TYPES = 15
 
-_CONTAINER_SECURITY: dict[str, Any] = {
+CONTAINER_SECURITY: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "readOnlyRootFilesystem": True,
     "capabilities": {"drop": ["ALL"]},
 }
+POD_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS_USER,
+    "runAsGroup": RUN_AS_USER,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
-_SYSTEM_POOL = re.compile(r"system pool: (\d+) x (\S+) on-demand")
+# Where the serving pods go: Karpenter's NodePools (rendered here), or node groups made
+# elsewhere (mlcost deploy node-groups) that carry the pools' label.
+Nodes = Literal["karpenter", "node-groups"]
+POOL_LABEL = "mlcost.dev/pool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +116,65 @@ def eks_reserved_memory_mib(max_pods: int) -> int:
     return 255 + 11 * max_pods + 100
 
 
-def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
-    """Every object that runs the plan's Kubernetes option, and the notes on them."""
+def eks_allocatable(offer: Offer) -> tuple[int, float]:
+    """What a node of ``offer``'s type leaves to pods, (millicores, MiB): its size less EKS's
+    kubelet reservation and the per-node DaemonSets."""
+    cpu_m = int(offer.vcpus * 1000) - eks_reserved_cpu_m(int(offer.vcpus)) - DAEMONSET_CPU_M
+    memory_mib = (
+        offer.memory_gib * 1024
+        - eks_reserved_memory_mib(_max_pods(offer.vcpus))
+        - DAEMONSET_MEMORY_MIB
+    )
+    return cpu_m, memory_mib
+
+
+def whole_node_resources(offer: Offer) -> dict[str, Any]:
+    """Requests and limits of a pod that takes the whole node: all that EKS leaves
+    allocatable (``eks_allocatable``), the node's vCPUs as the CPU limit."""
+    cpu_m, memory_mib = eks_allocatable(offer)
+    memory = f"{int(memory_mib)}Mi"
+    return {
+        "requests": {"cpu": f"{cpu_m // 10 * 10}m", "memory": memory},
+        "limits": {"cpu": f"{offer.vcpus:g}", "memory": memory},
+    }
+
+
+def workspace_init(image: str) -> dict[str, Any]:
+    """The init container that copies the image's workspace (artifacts and store) onto the
+    writable ``home`` volume, so the root filesystem stays read-only."""
+    return {
+        "name": "workspace",
+        "image": image,
+        "command": ["cp", "-a", f"{BAKED_HOME_PATH}/.", f"{HOME_PATH}/"],
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "64Mi"},
+        },
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [{"name": "home", "mountPath": HOME_PATH}],
+    }
+
+
+def render_kubernetes(
+    plan: Plan,
+    *,
+    image: str,
+    autoscaler: Autoscaler = "hpa",
+    nodes: Nodes = "karpenter",
+    prometheus_url: str = PROMETHEUS_URL,
+) -> Rendered:
+    """Every object that runs the plan's Kubernetes option, and the notes on them.
+
+    ``autoscaler`` "keda" puts a KEDA ScaledObject (asking ``prometheus_url``) in place of
+    the HPA and its adapter rule; ``nodes`` "node-groups" leaves Karpenter's objects out and
+    has the pods select the serving node group by its label."""
     option = kubernetes_option(plan)
     spec = option.replica
     if spec is None:
         raise DeployError(
             "plan.json predates mlcost deploy (its options carry no pod spec); run mlcost plan again"
         )
-    name = _name(plan.workload)
+    name = resource_name(plan.workload)
     offer = option.offer
     notes: list[str] = [
         f"rendering {option.label} (${option.monthly_usd:,.2f}/month as planned)"
@@ -110,12 +182,7 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
     ]
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "mlcost"}
     pods = max(1, option.pods_per_node)
-    node_cpu_m = int(offer.vcpus * 1000) - eks_reserved_cpu_m(int(offer.vcpus)) - DAEMONSET_CPU_M
-    node_memory_mib = (
-        offer.memory_gib * 1024
-        - eks_reserved_memory_mib(_max_pods(offer.vcpus))
-        - DAEMONSET_MEMORY_MIB
-    )
+    node_cpu_m, node_memory_mib = eks_allocatable(offer)
     cpu_request_m = min(int(spec.vcpus * 1000), node_cpu_m // pods) // 10 * 10
     if cpu_request_m < spec.vcpus * 1000:
         notes.append(
@@ -144,43 +211,29 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
         "readinessProbe": _probe("/readyz", period=5, failures=2),
         "livenessProbe": _probe("/livez", period=10, failures=3),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_S}}},
-        "securityContext": _CONTAINER_SECURITY,
+        "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/mlcost", "readOnly": True},
             {"name": "home", "mountPath": HOME_PATH},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    # The image's workspace (artifacts and store) onto a writable volume: the root stays read-only.
-    init = {
-        "name": "workspace",
-        "image": image,
-        "command": ["cp", "-a", f"{BAKED_HOME_PATH}/.", f"{HOME_PATH}/"],
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "64Mi"},
-            "limits": {"cpu": "500m", "memory": "64Mi"},
-        },
-        "securityContext": _CONTAINER_SECURITY,
-        "volumeMounts": [{"name": "home", "mountPath": HOME_PATH}],
-    }
     tolerations: list[dict[str, Any]] = []
     if spec.accelerators:
         container["resources"]["limits"]["nvidia.com/gpu"] = str(spec.accelerators)
         tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+    node_selector = (
+        {"karpenter.sh/nodepool": pool} if nodes == "karpenter" else {POOL_LABEL: "serving"}
+    )
     pod_spec: dict[str, Any] = {
-        "nodeSelector": {"karpenter.sh/nodepool": pool},
+        "nodeSelector": node_selector,
         "terminationGracePeriodSeconds": POD_GRACE_S,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_USER,
-            "runAsGroup": RUN_AS_USER,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": POD_SECURITY,
         "topologySpreadConstraints": [
             _spread("topology.kubernetes.io/zone", selector, "DoNotSchedule"),
             _spread("kubernetes.io/hostname", selector, "ScheduleAnyway"),
         ],
-        "initContainers": [init],
+        "initContainers": [workspace_init(image)],
         "containers": [container],
         "volumes": [
             {"name": "config", "configMap": {"name": f"{name}-serve"}},
@@ -191,7 +244,7 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
     }
     if tolerations:
         pod_spec["tolerations"] = tolerations
-    config, server = _serve_config(option, spec)
+    config, server = serve_config(option, spec)
     chain = PRE_STOP_S + server.limits.request_timeout_s + server.shutdown.flush_s
     windows = {str(cloud): s for cloud, s in NOTICE_WINDOW_S.items()}  # unknown: the shortest
     notice = windows.get(offer.provider, min(windows.values()))
@@ -205,9 +258,13 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels},
+            "metadata": {
+                "name": name,
+                "labels": labels,
+                "annotations": {EXPECTED_REPLICAS: f"{option.replicas_mean:.2f}"},
+            },
             "spec": {
-                "replicas": option.replicas_min,
+                "replicas": max(1, option.min_replicas),
                 "revisionHistoryLimit": 3,
                 "selector": {"matchLabels": selector},
                 "strategy": {
@@ -237,8 +294,13 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
             },
         },
         _ingress(name, labels),
-        _hpa(name, labels, option, spec),
-        _adapter_rules(name, labels),
+    ]
+    scaling, scaling_notes = autoscaling_objects(
+        autoscaler, name, labels, option, spec, prometheus_url=prometheus_url
+    )
+    notes += scaling_notes
+    objects += [
+        *scaling,
         {
             "apiVersion": "policy/v1",
             "kind": "PodDisruptionBudget",
@@ -255,26 +317,36 @@ def render_kubernetes(plan: Plan, *, image: str) -> Rendered:
             },
         },
     ]
-    serving_pool, pool_notes = _serving_pool(pool, option)
-    notes += pool_notes
-    objects.append(serving_pool)
-    system = _system_pool(name, option)
-    if system is not None:
-        objects.append(system)
-    objects.append(_node_class(name, option))
-    notes.append(
+    if nodes == "karpenter":
+        serving_pool, pool_notes = _serving_pool(pool, option)
+        notes += pool_notes
+        objects.append(serving_pool)
+        system = _system_pool(name, option)
+        if system is not None:
+            objects.append(system)
+        objects.append(_node_class(name, option))
+    else:
+        notes.append(
+            f"no Karpenter objects: the pods select {POOL_LABEL}=serving, the label of the "
+            "serving node group mlcost deploy node-groups writes (create it first)"
+        )
+    drain = (
         f"drain chain: preStop {PRE_STOP_S} s + request timeout "
-        f"{server.limits.request_timeout_s:g} s + flush {server.shutdown.flush_s:g} s = {chain:g} s < pod grace {POD_GRACE_S} s <= Karpenter's "
-        f"terminationGracePeriod {KARPENTER_GRACE_S} s < {offer.provider}'s notice {notice:g} s "
-        "(Karpenter's interruption queue must be set for it to see the notice)"
+        f"{server.limits.request_timeout_s:g} s + flush {server.shutdown.flush_s:g} s = {chain:g} s < pod grace {POD_GRACE_S} s"
     )
+    if nodes == "karpenter":
+        drain += (
+            f" <= Karpenter's terminationGracePeriod {KARPENTER_GRACE_S} s < {offer.provider}'s "
+            f"notice {notice:g} s (Karpenter's interruption queue must be set for it to see the notice)"
+        )
+    else:
+        drain += (
+            f" < {offer.provider}'s notice {notice:g} s (a managed node group drains a spot node "
+            "on its rebalance recommendation; the notice alone needs the Node Termination Handler)"
+        )
+    notes.append(drain)
     notes.extend(f"prerequisite: {text}" for text in option.prerequisites)
     return Rendered(tuple(objects), tuple(notes))
-
-
-def _name(workload: str) -> str:
-    name = re.sub(r"[^a-z0-9-]+", "-", workload.lower()).strip("-")[:40].strip("-")
-    return name or "mlcost"
 
 
 def _max_pods(vcpus: float) -> int:
@@ -305,11 +377,22 @@ def _spread(key: str, selector: dict[str, str], when: str) -> dict[str, Any]:
     }
 
 
-def _serve_config(option: PlanOption, spec: ReplicaSpec) -> tuple[dict[str, Any], ServeConfig]:
-    """The serve.yaml the pod runs, every setting the plan fixed written out, and the same
-    validated as mlcost serve will load it."""
+def serve_config(
+    option: PlanOption,
+    spec: ReplicaSpec,
+    *,
+    drain_delay_s: float = 0.0,
+    grace_period_s: float = POD_GRACE_S,
+    watch_spot: bool = False,
+) -> tuple[dict[str, Any], ServeConfig]:
+    """The serve.yaml a replica runs, every setting the plan fixed written out, and the same
+    validated as mlcost serve will load it.
+
+    The defaults are the pod's: preStop has waited for the endpoint removal, so the server
+    drains at once, and Karpenter watches for the spot notice. A VM sets its own drain
+    delay and grace, and ``watch_spot`` has the server poll the metadata endpoint itself."""
     offer = option.offer
-    config = {
+    config: dict[str, Any] = {
         "tiers": [
             {
                 "name": "model",
@@ -322,12 +405,12 @@ def _serve_config(option: PlanOption, spec: ReplicaSpec) -> tuple[dict[str, Any]
             }
         ],
         "limits": {"request_timeout_s": Limits().request_timeout_s},
-        # preStop has waited for the endpoint removal: the server drains at once.
         "shutdown": {
-            "drain_delay_s": 0.0,
+            "drain_delay_s": drain_delay_s,
             "flush_s": Shutdown().flush_s,
-            "grace_period_s": POD_GRACE_S,
+            "grace_period_s": grace_period_s,
         },
+        **({"spot": {"cloud": offer.provider}} if watch_spot else {}),
         "machine": {
             "provider": offer.provider,
             "region": offer.region,
@@ -340,7 +423,7 @@ def _serve_config(option: PlanOption, spec: ReplicaSpec) -> tuple[dict[str, Any]
     try:
         return config, ServeConfig.model_validate(config)
     except ValueError as exc:
-        raise DeployError(f"the pod's serve.yaml would not load: {exc}") from exc
+        raise DeployError(f"the replica's serve.yaml would not load: {exc}") from exc
 
 
 def _config_map(name: str, labels: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
@@ -388,77 +471,10 @@ def _ingress(name: str, labels: dict[str, str]) -> dict[str, Any]:
     }
 
 
-REQUEST_RATE_METRIC = "mlcost_requests_per_second"
-
-
-def _hpa(
-    name: str, labels: dict[str, str], option: PlanOption, spec: ReplicaSpec
-) -> dict[str, Any]:
-    """Scale on the per-pod request rate the plan's simulated autoscaler held."""
-    target = max(1, int(spec.target_requests_per_s))
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": option.replicas_min,
-            "maxReplicas": max(option.replicas_max, option.replicas_min),
-            "metrics": [
-                {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": {"name": REQUEST_RATE_METRIC},
-                        "target": {"type": "AverageValue", "averageValue": str(target)},
-                    },
-                }
-            ],
-            "behavior": {
-                "scaleUp": {
-                    "stabilizationWindowSeconds": 0,
-                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
-                },
-                "scaleDown": {
-                    "stabilizationWindowSeconds": 300,
-                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
-                },
-            },
-        },
-    }
-
-
-def _adapter_rules(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    """The Prometheus Adapter rule that turns mlcost serve's request counter into the
-    per-pod rate the HPA reads (merge it into the adapter's config)."""
-    import yaml
-
-    rules = {
-        "rules": [
-            {
-                "seriesQuery": 'mlcost_requests_total{namespace!="",pod!=""}',
-                "resources": {
-                    "overrides": {
-                        "namespace": {"resource": "namespace"},
-                        "pod": {"resource": "pod"},
-                    }
-                },
-                "name": {"matches": "^mlcost_requests_total$", "as": REQUEST_RATE_METRIC},
-                "metricsQuery": "sum(rate(<<.Series>>{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)",
-            }
-        ]
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": f"{name}-prometheus-adapter-rules", "labels": labels},
-        "data": {"config.yaml": yaml.safe_dump(rules, sort_keys=False)},
-    }
-
-
 def _serving_pool(pool: str, option: PlanOption) -> tuple[dict[str, Any], list[str]]:
     offer = option.offer
     spot = option.pricing in ("spot", "mixed")
-    types = list(option.spot_types) or [offer.instance_type]
+    types = serving_instance_types(option)
     capacity = (
         ["spot", "on-demand"] if option.pricing == "mixed" else ["spot"] if spot else ["on-demand"]
     )
@@ -488,10 +504,13 @@ def _serving_pool(pool: str, option: PlanOption) -> tuple[dict[str, Any], list[s
         {
             "apiVersion": "karpenter.sh/v1",
             "kind": "NodePool",
-            "metadata": {"name": pool},
+            "metadata": {
+                "name": pool,
+                "annotations": {EXPECTED_NODES: f"{option.nodes_mean:.2f}"},
+            },
             "spec": {
                 "template": {
-                    "metadata": {"labels": {"mlcost.dev/pool": "serving"}},
+                    "metadata": {"labels": {POOL_LABEL: "serving"}},
                     "spec": template_spec,
                 },
                 "disruption": {
@@ -510,53 +529,53 @@ def _serving_pool(pool: str, option: PlanOption) -> tuple[dict[str, Any], list[s
 
 def _system_pool(name: str, option: PlanOption) -> dict[str, Any] | None:
     """The on-demand pool the plan billed for the add-ons, tainted CriticalAddonsOnly."""
-    for line in option.cost.lines:
-        found = _SYSTEM_POOL.search(line.item)
-        if found and line.is_charged:
-            count, instance_type = int(found.group(1)), found.group(2)
-            return {
-                "apiVersion": "karpenter.sh/v1",
-                "kind": "NodePool",
-                "metadata": {"name": f"{name}-system"},
+    billed = billed_system_pool(option)
+    if billed is None:
+        return None
+    count, instance_type = billed
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": f"{name}-system"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {POOL_LABEL: "system"}},
                 "spec": {
-                    "template": {
-                        "metadata": {"labels": {"mlcost.dev/pool": "system"}},
-                        "spec": {
-                            "nodeClassRef": {
-                                "group": "karpenter.k8s.aws",
-                                "kind": "EC2NodeClass",
-                                "name": f"{name}-serving",
-                            },
-                            "requirements": [
-                                {
-                                    "key": "node.kubernetes.io/instance-type",
-                                    "operator": "In",
-                                    "values": [instance_type],
-                                },
-                                {
-                                    "key": "karpenter.sh/capacity-type",
-                                    "operator": "In",
-                                    "values": ["on-demand"],
-                                },
-                            ],
-                            "taints": [
-                                {
-                                    "key": "CriticalAddonsOnly",
-                                    "value": "true",
-                                    "effect": "NoSchedule",
-                                }
-                            ],
-                        },
+                    "nodeClassRef": {
+                        "group": "karpenter.k8s.aws",
+                        "kind": "EC2NodeClass",
+                        "name": f"{name}-serving",
                     },
-                    "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "10m"},
-                    "limits": {"cpu": str(count * 2 * 4)},
+                    "requirements": [
+                        {
+                            "key": "node.kubernetes.io/instance-type",
+                            "operator": "In",
+                            "values": [instance_type],
+                        },
+                        {
+                            "key": "karpenter.sh/capacity-type",
+                            "operator": "In",
+                            "values": ["on-demand"],
+                        },
+                    ],
+                    "taints": [
+                        {
+                            "key": "CriticalAddonsOnly",
+                            "value": "true",
+                            "effect": "NoSchedule",
+                        }
+                    ],
                 },
-            }
-    return None
+            },
+            "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "10m"},
+            "limits": {"cpu": str(count * 2 * 4)},
+        },
+    }
 
 
 def _node_class(name: str, option: PlanOption) -> dict[str, Any]:
-    """Bottlerocket nodes with the 20 GiB gp3 disk the plan billed, IMDSv2 only."""
+    """Bottlerocket nodes with the gp3 disk the plan billed (20 GiB by default), IMDSv2 only."""
+    disk_gib, _ = node_disk_gib(option)
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
@@ -569,7 +588,11 @@ def _node_class(name: str, option: PlanOption) -> dict[str, Any]:
             "blockDeviceMappings": [
                 {
                     "deviceName": "/dev/xvdb",
-                    "ebs": {"volumeSize": "20Gi", "volumeType": "gp3", "encrypted": True},
+                    "ebs": {
+                        "volumeSize": f"{disk_gib:g}Gi",
+                        "volumeType": "gp3",
+                        "encrypted": True,
+                    },
                 }
             ],
             "metadataOptions": {

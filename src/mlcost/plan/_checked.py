@@ -106,6 +106,7 @@ def to_option(
         confirm_by=speed.replica.confirm_by,
         pods_per_node=speed.pods_per_node,
         replicas_min=int(run.ready_replicas.min()),
+        replicas_floor=int(run.desired_replicas.min()),
         replicas_mean=float(run.desired_replicas.mean()),
         replicas_max=int(run.desired_replicas.max()),
         nodes_mean=float(nodes.mean()),

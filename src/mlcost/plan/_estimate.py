@@ -1,7 +1,8 @@
 """How one replica of a variant runs on a catalog offer: measured there, or estimated from a profile.
 
 A profile measured on the offer's own CPU (or GPU) with the same threads is
-used as it is. Every other offer gets an estimate, labelled with its method
+used as it is, and so is one measured on the offer's very instance type (a
+profiling Job records it: ``mlcost deploy profile-jobs``). Every other offer gets an estimate, labelled with its method
 and inputs and with the measurement that would confirm it. The profile's CPU
 is identified by its model name, else by its cpu family/model numbers
 (catalog/data/cpu_ids.csv: cloud VMs often hide the name); a CPU neither
@@ -161,7 +162,7 @@ def _on_cpu(profile: Profile, variant: Variant, offer: Offer) -> ReplicaSpeed | 
             f"needs {memory_mib:.0f} MiB, {offer.instance_type} leaves {allowed:.0f} MiB to a pod after system reserve"
         )
     vcpus = min(profile.threads, offer.vcpus)
-    if _is_same_cpu(profile, machine, vcpus):
+    if _is_same_cpu(profile, machine, offer, vcpus):
         return _measured(profile, variant, offer, vcpus, 0, memory_mib)
     return _estimate_cpu(profile, variant, offer, machine, vcpus, memory_mib)
 
@@ -300,7 +301,7 @@ def _on_accelerator(
             f"needs {memory_mib:.0f} MiB of host memory, {offer.instance_type} leaves {allowed:.0f} MiB"
         )
     vcpus = max(1, min(profile.threads, offer.vcpus // offer.accelerator_count))
-    if _is_same_gpu(profile, name):
+    if _is_same_gpu(profile, name, offer):
         return _measured(profile, variant, offer, vcpus, 1, memory_mib)
     if flops is None:
         flops, flops_text = (
@@ -349,7 +350,10 @@ def _measured(
     accelerators: int,
     memory_mib: float,
 ) -> ReplicaSpeed:
-    where = profile.hardware.gpu if accelerators else profile.hardware.cpu_model
+    hardware = profile.hardware
+    where = (hardware.gpu or profile.provider) if accelerators else hardware.cpu_model
+    if hardware.instance_type:
+        where = f"{hardware.instance_type} ({where})"
     return ReplicaSpeed(
         variant=variant.name,
         offer_key=offer.key,
@@ -365,24 +369,33 @@ def _measured(
     )
 
 
-def _is_same_cpu(profile: Profile, machine: MachineSpec, vcpus: int) -> bool:
-    """A measured profile on this machine's CPU, with its threads and the same SMT layout."""
+def _is_same_cpu(profile: Profile, machine: MachineSpec, offer: Offer, vcpus: int) -> bool:
+    """A measured profile with its threads on this offer's instance type, or on its CPU with
+    the same SMT layout."""
     hardware = profile.hardware
     return (
         profile.basis == "measured"
-        and machine.matches_cpu(hardware.cpu_model)
         and vcpus == min(profile.threads, hardware.threads_allowed)
-        and (hardware.logical_cpus > hardware.physical_cores) == machine.has_smt
+        and (
+            hardware.instance_type == offer.instance_type
+            or (
+                machine.matches_cpu(hardware.cpu_model)
+                and (hardware.logical_cpus > hardware.physical_cores) == machine.has_smt
+            )
+        )
     )
 
 
-def _is_same_gpu(profile: Profile, accelerator: str) -> bool:
+def _is_same_gpu(profile: Profile, accelerator: str, offer: Offer) -> bool:
+    """A profile measured on a GPU of this offer's instance type, or on its accelerator."""
     gpu = profile.hardware.gpu
     return (
         profile.basis == "measured"
         and _measured_on_gpu(profile)
-        and gpu is not None
-        and canonical_accelerator(gpu) == accelerator
+        and (
+            profile.hardware.instance_type == offer.instance_type
+            or (gpu is not None and canonical_accelerator(gpu) == accelerator)
+        )
     )
 
 

@@ -14,6 +14,7 @@ from mlcost.profile._profile import (
 )
 from mlcost.profile._recommend import Verdict, recommend, resolution_note
 from mlcost.profile._reuse import (
+    INSTANCE_TYPE_ENV,
     import_profiles,
     latest_measured,
     load_profiles,
@@ -30,6 +31,7 @@ from mlcost.profile._stats import (
 )
 
 __all__ = [
+    "INSTANCE_TYPE_ENV",
     "Accuracy",
     "HeldOutRows",
     "MeasureSettings",

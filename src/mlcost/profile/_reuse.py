@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,11 @@ from mlcost.runtime import read_hardware, threads_allowed
 if TYPE_CHECKING:
     from mlcost.compress import Inputs
 
+# The cloud machine type a measurement runs on, when the machine cannot tell: a pod cannot read
+# its node's labels, so each profiling Job (``mlcost deploy profile-jobs``) sets it from its own
+# nodeSelector.
+INSTANCE_TYPE_ENV = "MLCOST_INSTANCE_TYPE"
+
 
 def test_rows(inputs: Inputs) -> HeldOutRows:
     """The held-out test split of checked inputs, as the rows every variant is measured on."""
@@ -41,16 +47,19 @@ def measure_variants(
     *,
     threads: int | None = None,
     latency_requests: int = 200,
+    device: str = "cpu",
+    instance_type: str | None = None,
     remeasure: bool = False,
     say: Callable[[str], None] = lambda _line: None,
 ) -> list[Profile]:
     """A profile per variant on these rows and this machine: stored ones reused unless stale.
 
-    ``variants`` starts with the baseline. New profiles are recorded in ``store``.
+    ``variants`` starts with the baseline. New profiles are recorded in ``store``, their
+    hardware named ``instance_type`` when given (the machine type this is).
     """
-    hardware = read_hardware()
+    hardware = replace(read_hardware(), instance_type=instance_type)
     settings = MeasureSettings(
-        threads=threads or threads_allowed(), latency_requests=latency_requests
+        threads=threads or threads_allowed(), latency_requests=latency_requests, device=device
     )
     machine = hardware_key(hardware)
     cached = {

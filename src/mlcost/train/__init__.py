@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         split_indices,
     )
     from mlcost.train._distill import Distillation, distillation_from, teacher_logits
+    from mlcost.train._distributed import launched_rank
     from mlcost.train._engine import Preempted, ResilientTrainer, Step
     from mlcost.train._finetune import (
         CrossEntropy,
@@ -45,10 +46,12 @@ if TYPE_CHECKING:
         run_training,
     )
     from mlcost.train._interval import CheckpointPolicy, CheckpointSchedule
+    from mlcost.train._launch import run_torchrun
     from mlcost.train._order import epoch_batches, epoch_order
     from mlcost.train._preemption import (
         CLOUDS,
         EXIT_PREEMPTED,
+        PREEMPTED_MARKER_ENV,
         Cloud,
         PreemptionNotice,
         PreemptionWatcher,
@@ -72,6 +75,7 @@ _HOME = {
     "CLOUDS": "mlcost.train._preemption",
     "Cloud": "mlcost.train._preemption",
     "EXIT_PREEMPTED": "mlcost.train._preemption",
+    "PREEMPTED_MARKER_ENV": "mlcost.train._preemption",
     "FineTuning": "mlcost.train._finetune",
     "Footprint": "mlcost.train._accounting",
     "LabelledData": "mlcost.train._data",
@@ -94,12 +98,14 @@ _HOME = {
     "epoch_batches": "mlcost.train._order",
     "epoch_order": "mlcost.train._order",
     "fit_max_length": "mlcost.train._finetune",
+    "launched_rank": "mlcost.train._distributed",
     "load_data": "mlcost.train._data",
     "machine_price": "mlcost.train._accounting",
     "predict": "mlcost.train._finetune",
     "prepare": "mlcost.train._finetune",
     "read_labelled": "mlcost.train._data",
     "resolve_model_dir": "mlcost.train._finetune",
+    "run_torchrun": "mlcost.train._launch",
     "run_training": "mlcost.train._finetune",
     "split_indices": "mlcost.train._data",
 }
@@ -119,6 +125,7 @@ __all__ = [
     "BUILTIN_MODEL",
     "CLOUDS",
     "EXIT_PREEMPTED",
+    "PREEMPTED_MARKER_ENV",
     "CarbonMeter",
     "CheckpointInfo",
     "CheckpointPolicy",
@@ -151,12 +158,14 @@ __all__ = [
     "epoch_batches",
     "epoch_order",
     "fit_max_length",
+    "launched_rank",
     "load_data",
     "machine_price",
     "predict",
     "prepare",
     "read_labelled",
     "resolve_model_dir",
+    "run_torchrun",
     "run_training",
     "split_indices",
     "teacher_logits",

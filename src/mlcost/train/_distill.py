@@ -30,7 +30,8 @@ class Distillation:
         self, logits: torch.Tensor, labels: torch.Tensor, indices: Sequence[int]
     ) -> torch.Tensor:
         t = self.temperature
-        soft_teacher = torch.log_softmax(self.teacher_logits[list(indices)] / t, dim=-1)
+        teacher = self.teacher_logits[list(indices)].to(logits.device)  # kept on the CPU
+        soft_teacher = torch.log_softmax(teacher / t, dim=-1)
         soft_student = torch.log_softmax(logits / t, dim=-1)
         kl = torch.nn.functional.kl_div(
             soft_student, soft_teacher, reduction="batchmean", log_target=True

@@ -18,20 +18,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from mlcost.core import TrainError
+from mlcost.core import TrainError, write_text_atomic
 from mlcost.train._interval import CheckpointPolicy, CheckpointSchedule
 from mlcost.train._order import epoch_batches
-from mlcost.train._preemption import EXIT_PREEMPTED, PreemptionNotice, PreemptionWatcher
+from mlcost.train._preemption import (
+    EXIT_PREEMPTED,
+    PREEMPTED_MARKER_ENV,
+    PreemptionNotice,
+    PreemptionWatcher,
+)
 from mlcost.train._state import Progress, capture_rng, from_bytes, restore_rng, to_bytes
 from mlcost.train._storage import CheckpointInfo, CheckpointStorage, ShardDigest
 
@@ -257,13 +264,27 @@ class ResilientTrainer:
                 step,
                 EXIT_PREEMPTED,
             )
+            self._leave_preempted_marker(step)
             raise Preempted(notice, self.last_checkpoint)
+
+    def _leave_preempted_marker(self, step: int) -> None:
+        """Say "preempted" where a launcher looks: torchrun's agent reports a worker's exit
+        code 75 as its own exit 1, so `mlcost torchrun` reads this file instead."""
+        marker = os.environ.get(PREEMPTED_MARKER_ENV)
+        if marker:
+            write_text_atomic(Path(marker), f"rank {self.rank} preempted at step {step}\n")
 
     def _agree(self, is_due: bool, is_preempted: bool) -> tuple[bool, bool]:
         """Every rank checkpoints and stops together: any rank's vote counts."""
         if self.world_size == 1:
             return is_due, is_preempted
-        votes = torch.tensor([int(is_due), int(is_preempted)], dtype=torch.int64)
+        # NCCL reduces CUDA tensors only; gloo (and a cpu:gloo,cuda:nccl group) CPU ones.
+        device = (
+            torch.device("cuda", torch.cuda.current_device())
+            if dist.get_backend() == "nccl"
+            else torch.device("cpu")
+        )
+        votes = torch.tensor([int(is_due), int(is_preempted)], dtype=torch.int64, device=device)
         dist.all_reduce(votes, op=dist.ReduceOp.MAX)
         return bool(votes[0]), bool(votes[1])
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+import torch.distributed as dist
 
 from mlcost.core import TrainError, require, staged_folder, write_text_atomic
 from mlcost.runtime import load_classifier
@@ -24,8 +25,10 @@ from mlcost.train._data import (
     load_data,
     split_indices,
 )
+from mlcost.train._distributed import process_group
 from mlcost.train._engine import ResilientTrainer, Step
 from mlcost.train._interval import CheckpointPolicy
+from mlcost.train._order import epoch_batches
 from mlcost.train._preemption import PreemptionWatcher
 
 TokenIds = list[list[int]]
@@ -165,8 +168,13 @@ def fit_max_length(
     return min(limit, max(8, -(-covered // 8) * 8))
 
 
-def collate(token_ids: TokenIds, indices: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """A batch padded to its own longest sequence (dynamic padding)."""
+def collate(
+    token_ids: TokenIds,
+    indices: Sequence[int],
+    pad_id: int,
+    device: torch.device | None = None,
+) -> dict[str, torch.Tensor]:
+    """A batch padded to its own longest sequence (dynamic padding), on ``device`` if given."""
     longest = max(len(token_ids[i]) for i in indices)
     ids = torch.full((len(indices), longest), pad_id, dtype=torch.long)
     mask = torch.zeros((len(indices), longest), dtype=torch.long)
@@ -174,6 +182,8 @@ def collate(token_ids: TokenIds, indices: Sequence[int], pad_id: int) -> dict[st
         sequence = token_ids[index]
         ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
         mask[row, : len(sequence)] = 1
+    if device is not None:
+        ids, mask = ids.to(device), mask.to(device)
     return {"input_ids": ids, "attention_mask": mask}
 
 
@@ -183,11 +193,12 @@ def predict(
 ) -> list[int]:
     """Predicted class of every sequence; batches are length-sorted so little padding is computed."""
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
     predictions = [0] * len(token_ids)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        logits = model(**collate(token_ids, chunk, pad_id)).logits
+        logits = model(**collate(token_ids, chunk, pad_id, device)).logits
         for index, label in zip(chunk, logits.argmax(dim=-1).tolist(), strict=True):
             predictions[index] = int(label)
     return predictions
@@ -233,7 +244,10 @@ class FineTuning:
     """A prepared fine-tuning run: the objects one training step touches.
 
     Built by ``prepare``; ``run_training`` loops over it, and the checkpoint
-    benchmark times the very same step.
+    benchmark times the very same step. ``model`` is the classifier itself (what
+    is evaluated and saved); ``parallel_model`` is what a step runs: the same
+    model in DistributedDataParallel under torchrun, so gradients are averaged
+    over every rank, else the model.
     """
 
     config: TrainConfig
@@ -242,6 +256,8 @@ class FineTuning:
     train_indices: list[int]
     tokenizer: Any
     model: torch.nn.Module
+    parallel_model: torch.nn.Module
+    device: torch.device
     optimizer: torch.optim.Optimizer
     scheduler: Any
     trainer: ResilientTrainer
@@ -253,8 +269,9 @@ class FineTuning:
 
     def train_step(self, indices: Sequence[int], loss: Loss) -> float:
         """One optimizer step on the training rows ``indices``; returns the loss."""
-        logits = self.model(**collate(self.train_ids, indices, self.pad_id)).logits
-        value = loss(logits, self.train_labels[list(indices)], indices)
+        batch = collate(self.train_ids, indices, self.pad_id, self.device)
+        logits = self.parallel_model(**batch).logits
+        value = loss(logits, self.train_labels[list(indices)].to(self.device), indices)
         value.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
         self.scheduler.step()
@@ -262,11 +279,20 @@ class FineTuning:
         return float(value.detach())
 
 
-def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) -> FineTuning:
+def prepare(
+    config: TrainConfig,
+    *,
+    watcher: PreemptionWatcher | None = None,
+    device: torch.device | None = None,
+) -> FineTuning:
     """Load data and model, split, tokenize, and build optimizer, schedule and trainer.
 
+    The model goes to ``device`` (default: the CPU). In an initialised process
+    group of several ranks it is wrapped in DistributedDataParallel, and the
+    schedule counts this rank's steps (each rank trains its shard of every epoch).
     Raises TrainError for bad data, model or settings, before any training.
     """
+    device = device or torch.device("cpu")
     transformers = require("transformers", extra="train", purpose="mlcost train")
     # mlcost prints its own progress and report; transformers' load reports and bars are noise here.
     transformers.logging.set_verbosity_error()
@@ -292,18 +318,25 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
     train_texts = [data.texts[i] for i in train_indices]
     max_length = config.max_length or fit_max_length(tokenizer, train_texts)
     torch.manual_seed(config.seed)  # the classifier head's initial weights
-    model = _load_classifier(model_dir, data.label_names)
+    model = _load_classifier(model_dir, data.label_names).to(device)
     _freeze(model, config.freeze_layers, embeddings=config.freeze_embeddings)
+    parallel_model = _parallel(model, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         trainable, lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    total_steps = -(-len(train_indices) // config.batch_size) * config.epochs
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    steps_per_epoch = len(
+        epoch_batches(
+            config.seed, 0, len(train_indices), config.batch_size, rank=rank, world_size=world_size
+        )
+    )
+    total_steps = steps_per_epoch * config.epochs
     scheduler = transformers.get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_fraction * total_steps), total_steps
     )
     trainer = ResilientTrainer(
-        model,
+        parallel_model,
         optimizer,
         scheduler=scheduler,
         checkpoint_url=config.checkpoint_location,
@@ -320,6 +353,8 @@ def prepare(config: TrainConfig, *, watcher: PreemptionWatcher | None = None) ->
         train_indices=train_indices,
         tokenizer=tokenizer,
         model=model,
+        parallel_model=parallel_model,
+        device=device,
         optimizer=optimizer,
         scheduler=scheduler,
         trainer=trainer,
@@ -344,26 +379,41 @@ def run_training(
     """Fine-tune, checkpointing as it goes; evaluate on the held-out splits; save the model.
 
     Re-running with the same config after a kill resumes from the newest
-    checkpoint that verifies. Raises TrainError for bad data, model or
-    settings (before any training), and Preempted on a preemption notice.
-    ``make_loss`` builds the loss from the prepared run (distillation needs
-    its tokenized rows for the teacher's logits); cross-entropy by default.
+    checkpoint that verifies. Under torchrun every rank calls it: it joins the
+    process group, each rank trains its shard, and rank 0 alone writes the
+    model, the metrics and the shared checkpoint state. Raises TrainError for
+    bad data, model or settings (before any training), and Preempted on a
+    preemption notice (on every rank, at the same step). ``make_loss`` builds
+    the loss from the prepared run (distillation needs its tokenized rows for
+    the teacher's logits); cross-entropy by default.
     """
     started = time.perf_counter()
-    run = prepare(config, watcher=watcher)
-    loss_fn = make_loss(run) if make_loss is not None else CrossEntropy()
-    resumed = run.trainer.resume().global_step
-    step_seconds: list[float] = []
-    run.model.train()
-    for step in run.trainer.steps(
-        num_epochs=config.epochs, num_samples=len(run.train_indices), batch_size=config.batch_size
-    ):
-        step_started = time.perf_counter()
-        value = run.train_step(step.indices, loss_fn)
-        step_seconds.append(time.perf_counter() - step_started)
-        if on_step is not None:
-            on_step(step, value, run.total_steps)
-    return _finish(run, resumed, started, step_seconds)
+    with process_group() as device:
+        run = prepare(config, watcher=watcher, device=device)
+        loss_fn = make_loss(run) if make_loss is not None else CrossEntropy()
+        resumed = run.trainer.resume().global_step
+        step_seconds: list[float] = []
+        run.parallel_model.train()
+        for step in run.trainer.steps(
+            num_epochs=config.epochs,
+            num_samples=len(run.train_indices),
+            batch_size=config.batch_size,
+        ):
+            step_started = time.perf_counter()
+            value = run.train_step(step.indices, loss_fn)
+            step_seconds.append(time.perf_counter() - step_started)
+            if on_step is not None:
+                on_step(step, value, run.total_steps)
+        return _finish(run, resumed, started, step_seconds)
+
+
+def _parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when this process is one rank of several."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
 
 def _load_classifier(model_dir: Path, label_names: tuple[str, ...]) -> Any:
@@ -417,7 +467,9 @@ def _finish(
         predict(model, _tokenize(tokenizer, test.texts, max_length), pad_id), test.labels
     )
     model_dir = config.out_dir / "model"
-    _save_model_atomically(model, tokenizer, model_dir)
+    is_writer = trainer.rank == 0  # every rank holds the same weights: one writes them
+    if is_writer:
+        _save_model_atomically(model, tokenizer, model_dir)
     writes = trainer.checkpoint_write_s
     result = TrainResult(
         model_dir=model_dir,
@@ -443,8 +495,10 @@ def _finish(
         "test_samples": len(test),
         "train_samples": len(run.train_indices),
         "steps": result.steps,
+        "world_size": trainer.world_size,
         "max_length": max_length,
         "config": {k: str(v) for k, v in dataclasses.asdict(config).items()},
     }
-    write_text_atomic(config.out_dir / "metrics.json", json.dumps(metrics, indent=2))
+    if is_writer:
+        write_text_atomic(config.out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return result

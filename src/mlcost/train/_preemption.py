@@ -33,6 +33,9 @@ from typing import Any, Final, Literal, get_args
 from mlcost.core import TrainError
 
 EXIT_PREEMPTED: Final = 75  # EX_TEMPFAIL: "preempted, restart me" for an orchestrator
+# A file the engine writes as it exits preempted, when this variable names one: a launcher
+# whose own exit code hides the worker's (torchrun) learns from it (`mlcost torchrun`).
+PREEMPTED_MARKER_ENV: Final = "MLCOST_PREEMPTED_MARKER"
 
 Cloud = Literal["aws", "gcp", "azure"]
 CLOUDS: Final[tuple[Cloud, ...]] = get_args(Cloud)

@@ -41,7 +41,7 @@ class Attempt:
 
 def train_and_record(
     config: TrainConfig,
-    store: Store,
+    store: Store | None,
     *,
     machine: MachinePrice | None = None,
     country: str | None = None,
@@ -53,7 +53,8 @@ def train_and_record(
     """Run (or resume) training under a preemption watcher and a carbon meter; record the attempt.
 
     Returns the attempt, preempted or completed. Errors other than a
-    preemption are recorded as a failed attempt and re-raised.
+    preemption are recorded as a failed attempt and re-raised. ``store`` None
+    records nothing: under torchrun, rank 0 records the attempt for every rank.
     """
     started_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -91,5 +92,7 @@ def train_and_record(
             co2_kg=meter.footprint.co2_kg,
             accuracy_test=result.accuracy_test if result else None,
         )
-        store.record_train_run(run)
-    return Attempt(result, preempted, run, meter.footprint, tuple(store.train_runs(run.run_dir)))
+        if store is not None:
+            store.record_train_run(run)
+    attempts = (run,) if store is None else tuple(store.train_runs(run.run_dir))
+    return Attempt(result, preempted, run, meter.footprint, attempts)
