@@ -88,8 +88,10 @@ def audit_command(
     if output_format is Format.table:
         _print_table(findings, cluster.manifests.files)
         console.print(
-            f"up to ${saving_upper_bound(findings):,.2f}/month to save (estimated from catalog "
-            "prices; the largest saving per object, as fixes of the same nodes overlap)",
+            f"these manifests run about ${cluster.monthly_usd:,.2f}/month (estimated from catalog "
+            f"prices; traffic-driven lines not in manifests left out); up to "
+            f"${saving_upper_bound(findings):,.2f}/month to save (the largest saving per object, "
+            "as fixes of the same nodes overlap)",
             highlight=False,
         )
     else:
