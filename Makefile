@@ -21,6 +21,7 @@ lint: $(STAMP)
 
 test: lint
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-tools.sh
 	$(BIN)/pytest
 
 demo: $(STAMP)
