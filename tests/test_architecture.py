@@ -27,6 +27,8 @@ STAGES = [
     "serve",
     "deploy",
     "audit",
+    "finops",
+    "report",
     "cli",
 ]
 
