@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from mlcost.core import (
     from_jsonable,
     to_jsonable,
 )
+from mlcost.core import _store as _store_module
 
 HARDWARE = Hardware(
     cpu_model="AMD EPYC 7R13 Processor",
@@ -138,3 +140,25 @@ def test_a_workspace_moved_elsewhere_finds_its_artifacts(tmp_path: Path) -> None
     with Store.open(f"sqlite:///{moved / 'mlcost.db'}", home=moved) as store:
         paths = {v.name: v.path for v in store.variants()}
     assert paths == {INT8.name: str(moved / "artifacts" / "variants" / "int8"), TEACHER.name: "/m"}
+
+
+def test_a_store_on_a_read_only_filesystem_is_read_and_refuses_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace baked into a read-only image (Lambda) is read without a journal or WAL
+    files; a write is a StoreError, not a crash."""
+    url = f"sqlite:///{tmp_path / 'mlcost.db'}"
+    with Store.open(url, home=tmp_path) as store:
+        store.save_variant(INT8)
+    writable = os.access
+
+    def read_only(path: object, mode: int) -> bool:
+        return False if Path(str(path)) == tmp_path and mode == os.W_OK else writable(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_store_module.os, "access", read_only)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with Store.open(url, home=tmp_path) as store:
+        assert [v.name for v in store.variants()] == [INT8.name]
+        with pytest.raises(StoreError):
+            store.save_variant(TEACHER)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -13,13 +13,16 @@ from typer.exceptions import TyperException
 from mlcost import __version__
 from mlcost.cli import (
     audit,
+    billing,
     cascade,
     catalog,
     compress,
     cost,
     deploy,
+    monitor,
     plan,
     profile,
+    report,
     serve,
     train,
 )
@@ -39,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(billing.app, name="billing")
 app.add_typer(cost.app, name="cost")
 app.add_typer(train.app)
 app.add_typer(compress.app)
@@ -49,6 +53,8 @@ app.add_typer(serve.app)
 app.add_typer(cascade.app, name="cascade")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(audit.app)
+app.add_typer(monitor.app)
+app.add_typer(report.app)
 
 EXIT_ERROR = 2
 
@@ -121,10 +127,16 @@ def demo(
             "speeds, measured accuracy)",
             highlight=False,
         )
-
-
-# The reference workload's current setup as the manifests a team runs it with today.
-_TODAY_MANIFESTS = Path("examples/today-k8s")
+        if _SHARED_FOCUS_SAMPLE.is_file():
+            console.print(f"\nimporting a real FOCUS billing export ({_SHARED_FOCUS_SAMPLE})")
+            billing.import_command([_SHARED_FOCUS_SAMPLE], home=home)
+        console.print("\nwriting the report: every view of the plan, the store and the audits")
+        report.report_command(
+            out=workspace(home).home / "report.html",
+            plan_file=plan_file,
+            workload=workload,
+            home=home,
+        )
 
 
 def _demo_audit(result: Plan, rendered: Path, home: Path | None) -> None:
@@ -133,12 +145,12 @@ def _demo_audit(result: Plan, rendered: Path, home: Path | None) -> None:
     from mlcost.deploy import kubernetes_option
 
     console.print(
-        f"\nauditing today's manifests ({_TODAY_MANIFESTS}/) and the plan's ({rendered}/)"
+        f"\nauditing today's manifests ({report.TODAY_MANIFESTS}/) and the plan's ({rendered}/)"
     )
-    audit.audit_command([str(_TODAY_MANIFESTS)], fail_on=audit.FailOn.never, home=home)
+    audit.audit_command([str(report.TODAY_MANIFESTS)], fail_on=audit.FailOn.never, home=home)
     audit.audit_command([str(rendered)], fail_on=audit.FailOn.never, home=home)
     console.print("\nwhat the move costs, from the manifests (mlcost diff):")
-    moved = audit.show_diff(_TODAY_MANIFESTS, rendered, home=home)
+    moved = audit.show_diff(report.TODAY_MANIFESTS, rendered, home=home)
     option = kubernetes_option(result)
     today = result.waterfall[0]
     console.print(
@@ -150,6 +162,8 @@ def _demo_audit(result: Plan, rendered: Path, home: Path | None) -> None:
     )
 
 
+# A FinOps Foundation FOCUS sample (anonymized, CC BY 4.0) beside the repository.
+_SHARED_FOCUS_SAMPLE = Path("../shared/data/focus/focus-1.0-sample.csv")
 # The CRD schemas the project validates custom resources against (beside the repository).
 _SHARED_CRD_SCHEMAS = Path("../shared/data/k8s-crd-schemas")
 _DEMO_STUDENT = "distilled-int8"

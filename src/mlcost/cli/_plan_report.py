@@ -1,4 +1,7 @@
-"""The terminal report of a serving Plan: estimate warning, winner, waterfall, runners-up."""
+"""The terminal report of a serving Plan: estimate warning, winner, waterfall, runners-up.
+
+Money ranks the options; each shows its month's kgCO2e beside its dollars.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,11 @@ from mlcost.core import CostBreakdown, Plan, PlanOption
 
 def _pricing(option: PlanOption) -> str:
     return option.commitment or option.pricing
+
+
+def _kg_co2e(option: PlanOption) -> str:
+    kg = option.kg_co2e_per_month
+    return "-" if kg is None else f"{kg:,.2f}"
 
 
 def _speed(option: PlanOption) -> str:
@@ -70,6 +78,17 @@ def _short(source: str) -> str:
     return first if len(first) <= 60 else first[:57] + "..."
 
 
+def _carbon_line(option: PlanOption) -> str:
+    """The option's month in energy and CO2e, or why there is no figure; ends in a newline."""
+    carbon = option.carbon
+    if carbon is None:
+        return "  energy / CO2e: not estimated\n"
+    return (
+        f"  {carbon.kg_co2e:,.2f} kgCO2e/month ({carbon.energy_kwh:,.1f} kWh at "
+        f"{carbon.g_co2e_per_kwh:.0f} gCO2e/kWh, {carbon.basis})\n"
+    )
+
+
 def render_plan(plan: Plan, console: Console) -> None:
     """Print ``plan`` for a person: what to run, what it costs, how we got there."""
     winner = plan.winner
@@ -105,6 +124,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         f"platform {usd(cost.platform_usd_per_month, 2)}, storage {usd(cost.storage_usd_per_month, 2)}, "
         f"transfer {usd(cost.transfer_usd_per_month, 2)}); "
         f"${plan.usd_per_1k_predictions:.4f} per 1,000 predictions\n"
+        f"{_carbon_line(winner)}"
         f"{fleet}"
         f"  replica latency p50/p99 {_speed(winner)}; accuracy "
         f"{(winner.accuracy or 0.0):.2%} (measured)\n"
@@ -145,17 +165,29 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
     for note in plan.price_notes:
         console.print(f"[yellow]prices[/]: {note}", highlight=False)
+    for note in plan.carbon_notes:
+        console.print(f"[green]carbon[/]: {note}", highlight=False)
+    for source in winner.carbon.inputs if winner.carbon else ():
+        console.print(f"[dim]carbon input: {source}[/]", highlight=False)
     if plan.waterfall:
         console.print(waterfall_table("savings waterfall ($/month)", plan.waterfall))
     if plan.runners_up:
         console.print(
             table(
                 "runners-up",
-                ["option", "$/month", "p50 / p99 replica", "accuracy", "why it lost"],
+                [
+                    "option",
+                    "$/month",
+                    "kgCO2e/month",
+                    "p50 / p99 replica",
+                    "accuracy",
+                    "why it lost",
+                ],
                 [
                     [
                         o.label,
                         f"{usd(o.monthly_usd, 2)}",
+                        _kg_co2e(o),
                         _speed(o),
                         f"{(o.accuracy or 0):.2%}",
                         o.why_not,
@@ -168,11 +200,12 @@ def render_plan(plan: Plan, console: Console) -> None:
         console.print(
             table(
                 "Pareto front (cost, latency, accuracy)",
-                ["option", "$/month", "p99 replica ms", "accuracy"],
+                ["option", "$/month", "kgCO2e/month", "p99 replica ms", "accuracy"],
                 [
                     [
                         o.label,
                         f"{usd(o.monthly_usd, 2)}",
+                        _kg_co2e(o),
                         f"{o.latency_ms_p99:.1f}",
                         f"{(o.accuracy or 0):.2%}",
                     ]

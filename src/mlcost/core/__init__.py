@@ -9,8 +9,16 @@ into a pydantic model, every error on one FILE:LINE line).
 from __future__ import annotations
 
 from mlcost.core._atomic import staged_folder, write_bytes_atomic, write_text_atomic
+from mlcost.core._billing import (
+    BillingImport,
+    BillingLine,
+    FindingLevel,
+    RequestCount,
+    SpecFinding,
+)
 from mlcost.core._codec import from_jsonable, to_jsonable
 from mlcost.core._errors import (
+    BillingError,
     CatalogError,
     CatalogImportError,
     CompressError,
@@ -20,17 +28,20 @@ from mlcost.core._errors import (
     MlcostError,
     PlanError,
     ProfileError,
+    PrometheusError,
     ServeError,
     StoreError,
     TrainError,
     UsageError,
 )
 from mlcost.core._lazy import require
+from mlcost.core._monitor_values import MonitorFigure, MonitorReading, PlanGap
 from mlcost.core._paired import paired_drop_ci, rows_to_resolve
 from mlcost.core._plan import (
     PLATFORMS,
     BillCategory,
     BillLine,
+    CarbonFootprint,
     CostBreakdown,
     Plan,
     PlanOption,
@@ -45,7 +56,7 @@ from mlcost.core._plan import (
     WaterfallBar,
     waterfall_reduction,
 )
-from mlcost.core._store import ImportRecord, Store, hardware_key
+from mlcost.core._store import ImportRecord, Store, hardware_key, redact_url
 from mlcost.core._values import (
     ARCHES,
     INTERRUPTION_BUCKETS,
@@ -99,6 +110,10 @@ __all__ = [
     "Basis",
     "BillCategory",
     "BillLine",
+    "BillingError",
+    "BillingImport",
+    "BillingLine",
+    "CarbonFootprint",
     "CatalogError",
     "CatalogImportError",
     "Commitment",
@@ -111,13 +126,17 @@ __all__ = [
     "DailyShape",
     "DataLocation",
     "DeployError",
+    "FindingLevel",
     "Hardware",
     "ImportRecord",
     "MissingDependencyError",
     "MlcostError",
+    "MonitorFigure",
+    "MonitorReading",
     "Offer",
     "Plan",
     "PlanError",
+    "PlanGap",
     "PlanOption",
     "PlanPricing",
     "PlanScaling",
@@ -129,8 +148,10 @@ __all__ = [
     "Pricing",
     "Profile",
     "ProfileError",
+    "PrometheusError",
     "Provider",
     "ReplicaSpec",
+    "RequestCount",
     "SavingsPlanAdvice",
     "SensitivityRow",
     "ServeError",
@@ -138,6 +159,7 @@ __all__ = [
     "ServingSettings",
     "Slo",
     "SloResult",
+    "SpecFinding",
     "SpotRisk",
     "StoragePrice",
     "Store",
@@ -160,6 +182,7 @@ __all__ = [
     "load_yaml_model",
     "paired_drop_ci",
     "parse_yaml",
+    "redact_url",
     "require",
     "rows_to_resolve",
     "staged_folder",

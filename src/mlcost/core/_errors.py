@@ -11,7 +11,10 @@
     ├── CompressError            a model cannot be exported, optimized or quantized
     ├── ProfileError             a variant cannot be measured, or a profile file is invalid
     ├── PlanError                a workload file is invalid, or no plan can meet it
-    └── ServeError               a serve.yaml or calibration is invalid, or a tier cannot load
+    ├── ServeError               a serve.yaml or calibration is invalid, or a tier cannot load
+    ├── DeployError              a plan cannot be rendered, or a rendered object is invalid
+    ├── BillingError             a billing export or request-count file cannot be read
+    └── PrometheusError          Prometheus cannot be reached or rejected a query
 
 Each message says what failed, why, and what to do about it.
 """
@@ -69,3 +72,11 @@ class ServeError(MlcostError):
 
 class DeployError(MlcostError):
     """A plan cannot be rendered for its platform, or a rendered object fails its schema."""
+
+
+class BillingError(MlcostError):
+    """A billing export is not FOCUS, or a request-count file is malformed (FILE:LINE)."""
+
+
+class PrometheusError(MlcostError):
+    """Prometheus cannot be reached, does not answer as Prometheus, or rejected a query."""

@@ -131,6 +131,66 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX profile_variant ON profile (variant)",
         ),
     ),
+    Migration(
+        4,
+        (
+            # One row per billing file, keyed by the sha256 of its bytes; the months it
+            # covers and its FOCUS findings as JSON (a summary reads them back whole).
+            """CREATE TABLE billing_import (
+                id {id_pk},
+                sha256 TEXT NOT NULL UNIQUE,
+                file_name TEXT NOT NULL,
+                focus_version TEXT NOT NULL,
+                row_count INTEGER NOT NULL,
+                line_count INTEGER NOT NULL,
+                billing_periods TEXT NOT NULL,
+                findings TEXT NOT NULL,
+                imported_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE billing_line (
+                import_id INTEGER NOT NULL REFERENCES billing_import (id),
+                billing_period TEXT NOT NULL,
+                charge_date TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                provider TEXT,
+                sub_account TEXT,
+                service_name TEXT,
+                service_category TEXT,
+                region TEXT,
+                pricing_category TEXT,
+                charge_category TEXT,
+                commitment_discount_id TEXT,
+                commitment_discount_status TEXT,
+                resource_id TEXT,
+                instance_type TEXT,
+                consumed_unit TEXT,
+                pricing_unit TEXT,
+                tags TEXT NOT NULL,
+                row_count INTEGER NOT NULL,
+                billed_cost DOUBLE PRECISION NOT NULL,
+                effective_cost DOUBLE PRECISION NOT NULL,
+                list_cost DOUBLE PRECISION,
+                contracted_cost DOUBLE PRECISION,
+                consumed_quantity DOUBLE PRECISION,
+                pricing_quantity DOUBLE PRECISION
+            )""",
+            "CREATE INDEX billing_line_period ON billing_line (billing_period)",
+            "CREATE INDEX billing_line_import_id ON billing_line (import_id)",
+        ),
+    ),
+    Migration(
+        5,
+        (
+            # A `mlcost monitor --record` reading: the MonitorReading as JSON in ``data``.
+            """CREATE TABLE monitor_reading (
+                id {id_pk},
+                workload TEXT NOT NULL,
+                taken_at TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX monitor_reading_workload ON monitor_reading (workload, taken_at)",
+        ),
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -105,6 +105,27 @@ class CostBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
+class CarbonFootprint:
+    """Energy and greenhouse gas of a fleet over a period (an option's: a month), and its inputs.
+
+    ``energy_kwh`` is what the data centre draws: the machines' energy x the provider's
+    PUE. ``kg_co2e`` is that x ``g_co2e_per_kwh``, the region's grid (an annual,
+    location-based average: renewable certificates are not counted). ``basis`` is
+    the energy's: estimated from a power model and a utilization (``method`` says
+    which), or measured (metered on the machine by codecarbon); the CO2e always
+    rests on the grid factor. ``inputs`` names every coefficient, utilization and
+    grid figure used, each with its source.
+    """
+
+    energy_kwh: float
+    kg_co2e: float
+    g_co2e_per_kwh: float
+    basis: Basis
+    method: str
+    inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SloResult:
     """How the simulated month fares against the latency SLO (request counts are expectations).
 
@@ -237,6 +258,12 @@ class PlanOption:
     prerequisites: tuple[str, ...] = ()
     replica: ReplicaSpec | None = None  # None in plans written before deploy existed
     replicas_floor: int | None = None  # the fewest the autoscaler asked for; None: older plan
+    carbon: CarbonFootprint | None = None  # a month's; None: older plan, or no coefficients
+
+    @property
+    def kg_co2e_per_month(self) -> float | None:
+        """The option's estimated kgCO2e a month; None where it was not estimated."""
+        return None if self.carbon is None else self.carbon.kg_co2e
 
     @property
     def min_replicas(self) -> int:
@@ -314,7 +341,9 @@ class Plan:
     ``platforms`` holds the best option of every platform weighed (the winner's
     included), each with its whole bill. ``sensitivity`` is the winner under
     changed assumptions (spot price, interruption rate, traffic, an on-demand
-    base); ``price_notes`` how old the prices behind the winner are.
+    base); ``price_notes`` how old the prices behind the winner are. The plan is
+    ranked by dollars alone; ``carbon_notes`` say what its CO2e figures rest on and
+    whether another region was cleaner at a similar cost (``cleaner``: those options).
     """
 
     workload: str
@@ -338,3 +367,5 @@ class Plan:
     excluded: tuple[str, ...] = ()
     sensitivity: tuple[SensitivityRow, ...] = ()
     price_notes: tuple[str, ...] = ()
+    carbon_notes: tuple[str, ...] = ()
+    cleaner: tuple[PlanOption, ...] = ()

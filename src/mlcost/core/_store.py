@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import sqlite3
 import time
@@ -25,9 +26,11 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from mlcost.core import _migrations
+from mlcost.core._billing import BillingImport, BillingLine, SpecFinding
 from mlcost.core._codec import from_jsonable, to_jsonable
 from mlcost.core._errors import StoreError
 from mlcost.core._lazy import require
+from mlcost.core._monitor_values import MonitorReading
 from mlcost.core._values import Hardware, Offer, PriceOverride, Profile, TrainRun, Variant
 from mlcost.core._workspace import DB_URL_ENV
 
@@ -125,6 +128,47 @@ _profiles = sa.Table(
     sa.Column("measured_at", sa.Text),
     sa.Column("data", sa.Text),
 )
+_monitor_readings = sa.Table(
+    "monitor_reading",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workload", sa.Text),
+    sa.Column("taken_at", sa.Text),
+    sa.Column("data", sa.Text),
+)
+_billing_imports = sa.Table(
+    "billing_import",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    *(sa.Column(name, sa.Text) for name in ("sha256", "file_name", "focus_version")),
+    *(sa.Column(name, sa.Integer) for name in ("row_count", "line_count")),
+    *(sa.Column(name, sa.Text) for name in ("billing_periods", "findings", "imported_at")),
+)
+_BILLING_LINE_FIELDS = tuple(BillingLine.__dataclass_fields__)
+_BILLING_LINE_AMOUNTS = (
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+    "consumed_quantity",
+    "pricing_quantity",
+)
+_billing_lines = sa.Table(
+    "billing_line",
+    _metadata,
+    sa.Column("import_id", sa.Integer),
+    *(
+        sa.Column(
+            name,
+            sa.Double
+            if name in _BILLING_LINE_AMOUNTS
+            else sa.Integer
+            if name == "row_count"
+            else sa.Text,
+        )
+        for name in _BILLING_LINE_FIELDS
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +210,8 @@ class Store:
         engine = _create_engine(url, where)
         try:
             with _store_errors("open", where):
+                if engine.url.query.get("mode") == "ro":
+                    _require_latest(engine, where)
                 _migrations.migrate(engine, lambda: _write_transaction(engine), where)
         except BaseException:
             engine.dispose()
@@ -323,6 +369,85 @@ class Store:
         with self._read() as conn:
             return [_decode(Profile, data) for data in conn.execute(query).scalars()]
 
+    def record_monitor_reading(self, reading: MonitorReading) -> int:
+        """Store one monitor reading (readings are kept, never replaced); returns its id.
+        Raises StoreError."""
+        row = {
+            "workload": reading.workload,
+            "taken_at": reading.taken_at.isoformat(),
+            "data": json.dumps(to_jsonable(reading), sort_keys=True),
+        }
+        with self._write() as conn:
+            key = conn.execute(sa.insert(_monitor_readings).values(row)).inserted_primary_key
+        return int(key[0]) if key is not None else 0
+
+    def monitor_readings(self, workload: str | None = None) -> list[MonitorReading]:
+        """Monitor readings, oldest first; only those of ``workload`` when given. Raises
+        StoreError."""
+        table = _monitor_readings
+        query = sa.select(table.c.data).order_by(table.c.taken_at, table.c.id)
+        if workload is not None:
+            query = query.where(table.c.workload == workload)
+        with self._read() as conn:
+            return [_decode(MonitorReading, data) for data in conn.execute(query).scalars()]
+
+    def record_billing_import(self, record: BillingImport, lines: Sequence[BillingLine]) -> int:
+        """Store one billing file's summary lines under the sha256 of its bytes; returns its id.
+
+        Raises StoreError, with nothing written, when a file with that sha256 is stored
+        already or the database fails.
+        """
+        row = {
+            "sha256": record.sha256,
+            "file_name": record.file_name,
+            "focus_version": record.focus_version,
+            "row_count": record.row_count,
+            "line_count": record.line_count,
+            "billing_periods": json.dumps(list(record.billing_periods)),
+            "findings": json.dumps(to_jsonable(record.findings)),
+            "imported_at": record.imported_at.isoformat(),
+        }
+        with self._write() as conn:
+            stored = sa.select(_billing_imports.c.file_name).where(
+                _billing_imports.c.sha256 == record.sha256
+            )
+            earlier = conn.execute(stored).scalar()
+            if earlier is not None:
+                raise StoreError(
+                    f"cannot record {record.file_name}: the same bytes were imported as {earlier}"
+                )
+            key = conn.execute(sa.insert(_billing_imports).values(row)).inserted_primary_key
+            import_id = int(key[0]) if key is not None else 0
+            for start in range(0, len(lines), _WRITE_BATCH_ROWS):
+                batch = lines[start : start + _WRITE_BATCH_ROWS]
+                rows = [_billing_line_row(line, import_id) for line in batch]
+                conn.execute(sa.insert(_billing_lines), rows)
+        return import_id
+
+    def billing_import(self, sha256: str) -> BillingImport | None:
+        """The billing file stored under ``sha256``, or None. Raises StoreError."""
+        query = sa.select(_billing_imports).where(_billing_imports.c.sha256 == sha256)
+        with self._read() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _billing_import_from_row(row)
+
+    def billing_imports(self) -> list[BillingImport]:
+        """Every stored billing file, oldest first. Raises StoreError."""
+        query = sa.select(_billing_imports).order_by(_billing_imports.c.id)
+        with self._read() as conn:
+            return [_billing_import_from_row(row) for row in conn.execute(query).mappings()]
+
+    def billing_lines(self, billing_periods: Sequence[str] | None = None) -> list[BillingLine]:
+        """Stored billing lines, in import order; only those of ``billing_periods`` ("2024-09")
+        when given. Raises StoreError."""
+        columns = [_billing_lines.c[name] for name in _BILLING_LINE_FIELDS]
+        query = sa.select(*columns)
+        if billing_periods is not None:
+            query = query.where(_billing_lines.c.billing_period.in_(list(billing_periods)))
+        with self._read() as conn:
+            rows = conn.execute(query.order_by(_billing_lines.c.import_id)).mappings()
+            return [_billing_line_from_row(row) for row in rows]
+
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
         """A connection for reading; StoreError on database failures."""
@@ -411,13 +536,20 @@ def _sqlite_engine(url: sa.URL, where: str) -> sa.Engine:
                 f"cannot open the store at {where}: cannot create {folder} ({exc.strerror}); "
                 f"pick a writable folder or {_URL_HINT}"
             ) from exc
+    read_only = _on_read_only_filesystem(url.database)
+    if read_only:
+        # A workspace baked into a read-only image (Lambda): no journal, no WAL files; the
+        # schema must already be the latest, and any write fails as a StoreError.
+        path = Path(str(url.database)).resolve()
+        url = sa.make_url(f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true")
     engine = sa.create_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Take BEGIN out of the driver's hands so _on_begin can choose IMMEDIATE.
         dbapi_conn.isolation_level = None
-        _enable_wal(dbapi_conn)
+        if not read_only:
+            _enable_wal(dbapi_conn)
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     @sa.event.listens_for(engine, "begin")
@@ -428,6 +560,26 @@ def _sqlite_engine(url: sa.URL, where: str) -> sa.Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _require_latest(engine: sa.Engine, where: str) -> None:
+    """A read-only store cannot be migrated: it must be at this mlcost's schema already."""
+    with engine.connect() as conn:
+        version = _migrations.read_version(conn)
+    if version < _migrations.LATEST_VERSION:
+        raise StoreError(
+            f"the store at {where} is read-only and at schema {version}; this mlcost needs "
+            f"{_migrations.LATEST_VERSION}: run any mlcost command on a writable copy once "
+            "(it migrates on open), then bake that copy"
+        )
+
+
+def _on_read_only_filesystem(database: str | None) -> bool:
+    """Whether an existing SQLite file lies in a folder nothing may write to."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return False
+    path = Path(database).expanduser()
+    return path.is_file() and not os.access(path.parent, os.W_OK)
 
 
 def _enable_wal(dbapi_conn: sqlite3.Connection) -> None:
@@ -555,6 +707,33 @@ def _import_from_row(row: sa.RowMapping) -> ImportRecord:
     fields = dict(row)
     fields["imported_at"] = datetime.fromisoformat(fields["imported_at"])
     return ImportRecord(**fields)
+
+
+def _billing_line_row(line: BillingLine, import_id: int) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(line, name) for name in _BILLING_LINE_FIELDS}
+    row["charge_date"] = line.charge_date.isoformat()
+    row["import_id"] = import_id
+    return row
+
+
+def _billing_line_from_row(row: sa.RowMapping) -> BillingLine:
+    fields = dict(row)
+    fields["charge_date"] = date.fromisoformat(fields["charge_date"])
+    return BillingLine(**fields)
+
+
+def _billing_import_from_row(row: sa.RowMapping) -> BillingImport:
+    findings = _decode(tuple[SpecFinding, ...], row["findings"])
+    return BillingImport(
+        sha256=row["sha256"],
+        file_name=row["file_name"],
+        focus_version=row["focus_version"],
+        row_count=row["row_count"],
+        line_count=row["line_count"],
+        billing_periods=tuple(json.loads(row["billing_periods"])),
+        findings=findings,
+        imported_at=datetime.fromisoformat(row["imported_at"]),
+    )
 
 
 def _override_row(o: PriceOverride) -> dict[str, Any]:

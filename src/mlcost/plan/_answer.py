@@ -4,7 +4,9 @@ The winner is the cheapest candidate the full latency model confirms; around it 
 Plan shows the runners-up (the best other option per variant, pricing, machine type
 and platform, and the nearest cheaper miss, each with why it lost), the Pareto front,
 the best option of every platform, a commitment on the always-on nodes, the winner's
-sensitivity, how old its prices are, and the savings waterfall (``_waterfall``).
+sensitivity, how old its prices are, and the savings waterfall (``_waterfall``). Every
+option carries its month's kgCO2e; the ranking stays by dollars, and a region of the
+winner's provider that is cleaner at a similar cost is pointed out (``_carbon_notes``).
 When nothing meets the SLO, ``binding_constraint`` names what to relax.
 """
 
@@ -25,6 +27,7 @@ from mlcost.core import (
     SloResult,
 )
 from mlcost.cost import HOURS_PER_MONTH
+from mlcost.plan._carbon import candidate_carbon
 from mlcost.plan._checked import Checked, rank, to_option
 from mlcost.plan._risk import is_spot, sensitivity
 from mlcost.plan._search import Candidate, Search
@@ -49,6 +52,7 @@ def answer(
     bars, waterfall_notes = waterfall(search, catalog, checked, current_variant)
     is_estimated = winner.speed.replica.basis != "measured"
     requests_per_month = search.requests_per_month
+    carbon_notes, cleaner = _carbon_notes(winner, winner_option, checked)
     return Plan(
         workload=search.workload.name or "workload",
         horizon_days=search.workload.horizon_days,
@@ -73,7 +77,73 @@ def answer(
         excluded=search.excluded + waterfall_notes + tuple(_unfit_summary(search)),
         sensitivity=_sensitivity(winner, search, checked),
         price_notes=price_notes(winner_option, today=today or date.today()),
+        carbon_notes=carbon_notes,
+        cleaner=cleaner,
     )
+
+
+# A region at most this much dearer than the winner is "at a similar cost", and is pointed
+# out when its kgCO2e is at least this much lower; the winner stays the cheapest.
+CLEANER_COST_BAND = 0.05
+CLEANER_CO2_CUT = 0.20
+
+
+def _carbon_notes(
+    winner: Candidate, option: PlanOption, checked: Checked
+) -> tuple[tuple[str, ...], tuple[PlanOption, ...]]:
+    """What the winner's kgCO2e rests on, and the cheapest option of each other region of its
+    provider that is within the cost band and cleaner by the cut (or that none is)."""
+    search, carbon = checked.search, option.carbon
+    if carbon is None:
+        return (f"energy and CO2e not estimated: {candidate_carbon(winner, search)[1]}",), ()
+    notes = [
+        f"{carbon.kg_co2e:,.2f} kgCO2e a month ({carbon.energy_kwh:,.1f} kWh at "
+        f"{carbon.g_co2e_per_kwh:.0f} gCO2e/kWh), {carbon.method}"
+    ]
+    provider, home = option.offer.provider, option.offer.region
+    regions = dict.fromkeys(
+        c.speed.offer.region for c in search.candidates if c.speed.offer.provider == provider
+    )
+    others = [region for region in regions if region != home]
+    if not others:
+        notes.append(
+            f"only {provider} {home} was searched, so no cleaner region was weighed; allow "
+            "other regions in constraints.regions to compare"
+        )
+        return tuple(notes), ()
+    cleaner = []
+    for region in others:
+        pool = [
+            c
+            for c in search.candidates
+            if c.speed.offer.provider == provider and c.speed.offer.region == region
+        ]
+        found = checked.cheapest(pool)
+        if found is None:
+            continue
+        best, slo = found
+        other = to_option(
+            best, slo, search, why_not=_why_not(best, slo, winner), risk=checked.risk(best)
+        )
+        if other.carbon is None or other.monthly_usd > option.monthly_usd * (1 + CLEANER_COST_BAND):
+            continue
+        if other.carbon.kg_co2e > carbon.kg_co2e * (1 - CLEANER_CO2_CUT):
+            continue
+        cleaner.append(other)
+        extra = other.monthly_usd / option.monthly_usd - 1 if option.monthly_usd else 0.0
+        notes.append(
+            f"cleaner at a similar cost: {other.label} costs ${other.monthly_usd:,.2f}/month "
+            f"({extra:+.1%}) and emits {other.carbon.kg_co2e:,.2f} kgCO2e a month "
+            f"({other.carbon.kg_co2e / carbon.kg_co2e - 1:+.0%}; its grid "
+            f"{other.carbon.g_co2e_per_kwh:.0f} vs {carbon.g_co2e_per_kwh:.0f} gCO2e/kWh); "
+            "the plan is ranked by dollars, so it is not the winner"
+        )
+    if not cleaner:
+        notes.append(
+            f"no other {provider} region weighed ({', '.join(others)}) is within "
+            f"{CLEANER_COST_BAND:.0%} of the winner's cost and {CLEANER_CO2_CUT:.0%} cleaner"
+        )
+    return tuple(notes), tuple(cleaner)
 
 
 def _sensitivity(winner: Candidate, search: Search, checked: Checked) -> tuple[SensitivityRow, ...]:

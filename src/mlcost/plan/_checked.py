@@ -5,7 +5,7 @@ the full latency model (``check_exactly``), a spot or mixed candidate over many
 months of reclaims (``over_seeds``). ``Checked`` keeps each result so a candidate
 shown in several places (winner, runners-up, Pareto front, platforms, waterfall
 bars) is checked once; ``rank`` orders candidates cheapest first, and ``to_option``
-is the Plan's record of one.
+is the Plan's record of one, with its month's energy and kgCO2e.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlcost.core import PlanOption, ReplicaSpec, SloResult, SpotRisk
+from mlcost.plan._carbon import candidate_carbon
 from mlcost.plan._risk import Months, check_exactly, is_spot, over_seeds
 from mlcost.plan._search import Candidate, Search
 
@@ -127,4 +128,5 @@ def to_option(
         spot_types=candidate.spot_types,
         prerequisites=candidate.prerequisites,
         replica=replica,
+        carbon=candidate_carbon(candidate, search)[0],
     )

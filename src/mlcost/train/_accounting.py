@@ -1,4 +1,12 @@
-"""What a training run cost: wall time x the machine's price, and energy / CO2 by codecarbon."""
+"""What a training run cost: wall time x the machine's price, and energy / CO2 by codecarbon.
+
+codecarbon meters the machine's energy (a CPU's RAPL counters, a GPU through NVML)
+where it can and models it where it cannot; the footprint says which. When the run
+names its machine (provider and region from the catalog), the CO2e of that energy is
+counted as plans count it: x the provider's PUE x the region's grid
+(``mlcost.cost.energy_carbon``), so a run and its plan compare. Otherwise it is
+codecarbon's own figure for the grid of the run's country.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from typing import Any, Literal, Self
 
 from mlcost.catalog import Catalog
 from mlcost.core import require
+from mlcost.cost import energy_carbon
 
 # Where a cloud region's electricity comes from, for codecarbon's country grid
 # intensity (codecarbon's own cloud table covers only GCP regions).
@@ -52,6 +61,7 @@ class MachinePrice:
     pricing: Literal["on-demand", "spot"]
     usd_per_hour: float
     source: str
+    provider: str = ""
 
 
 def machine_price(
@@ -68,6 +78,7 @@ def machine_price(
         "spot" if is_spot else "on-demand",
         price,
         f"{offer.origin}: {offer.source}",
+        offer.provider,
     )
 
 
@@ -80,11 +91,39 @@ class Footprint:
     basis: str
 
 
-class CarbonMeter:
-    """codecarbon's offline tracker around a block of work; never fails the run it measures."""
+# codecarbon says which of its figures come from a power meter only in its hardware objects
+# (3.x: a CPU's ``_mode`` names the meter it reads, "constant" or "cpu_load" when it models the
+# CPU; a GPU is always read through NVML); they are not public API, so they are read defensively.
+_METERS = {
+    "intel_rapl": "RAPL",
+    "intel_power_gadget": "Intel Power Gadget",
+    "apple_powermetrics": "powermetrics",
+    "windows_emi": "Windows EMI",
+}
 
-    def __init__(self, *, country: str | None) -> None:
+
+def _metered_parts(tracker: Any) -> str:
+    """The devices whose energy codecarbon read from a meter ("CPU via RAPL, GPU via NVML")."""
+    parts = []
+    for device in getattr(tracker, "_hardware", None) or ():
+        kind, mode = type(device).__name__, getattr(device, "_mode", "")
+        if kind == "GPU":
+            parts.append("GPU via NVML")
+        elif mode in _METERS:
+            parts.append(f"{'CPU' if kind == 'CPU' else kind} via {_METERS[mode]}")
+    return ", ".join(parts)
+
+
+class CarbonMeter:
+    """codecarbon's offline tracker around a block of work; never fails the run it measures.
+
+    With ``machine`` (priced from the catalog, so its provider is known) the CO2e is the
+    plans' (PUE x the region's grid); without it, codecarbon's for ``country``.
+    """
+
+    def __init__(self, *, country: str | None, machine: MachinePrice | None = None) -> None:
         self.country = country
+        self.machine = machine
         self._tracker: Any = None
         self._started = 0.0
         self.footprint = Footprint(None, None, "not measured")
@@ -126,13 +165,30 @@ class CarbonMeter:
             return
         try:
             co2_kg = self._tracker.stop()
-            energy = self._tracker.final_emissions_data.energy_consumed
-            self.footprint = Footprint(
-                float(energy),
-                float(co2_kg or 0.0),
-                f"estimated by codecarbon (offline, grid of {self.country})",
-            )
+            energy = float(self._tracker.final_emissions_data.energy_consumed)
+            self.footprint = self._footprint(energy, float(co2_kg or 0.0))
         except Exception as exc:  # noqa: BLE001 - see __enter__
             logging.getLogger("mlcost.train").warning(
                 "codecarbon could not measure (%s); no CO2 figure", exc
             )
+
+    def _footprint(self, energy_kwh: float, codecarbon_co2_kg: float) -> Footprint:
+        metered = _metered_parts(self._tracker)
+        how = (
+            f"energy measured by codecarbon ({metered}; the rest modelled)"
+            if metered
+            else "energy estimated by codecarbon (no power meter readable here: its TDP model)"
+        )
+        machine = self.machine
+        if machine is None or not machine.provider:
+            return Footprint(
+                energy_kwh, codecarbon_co2_kg, f"{how}; CO2e by codecarbon, grid of {self.country}"
+            )
+        carbon = energy_carbon(
+            energy_kwh,
+            provider=machine.provider,
+            region=machine.region,
+            basis="measured" if metered else "estimated",
+            method=how,
+        )
+        return Footprint(energy_kwh, carbon.kg_co2e, f"{carbon.method} ({carbon.inputs[-1]})")

@@ -64,7 +64,7 @@ def train_and_record(
     resumed_from = 0
     final_step = 0
     watcher = PreemptionWatcher(cloud=cloud_notice, metadata_url=metadata_url)  # type: ignore[arg-type]
-    meter = CarbonMeter(country=country)
+    meter = CarbonMeter(country=country, machine=machine)
     try:
         with watcher.start(), meter:
             if on_start is not None:
