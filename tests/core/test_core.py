@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,16 @@ def test_atomic_write_replaces_the_whole_file_and_leaves_no_temp(tmp_path: Path)
     write_bytes_atomic(target, b"new content")
     assert target.read_bytes() == b"new content"
     assert sorted(p.name for p in target.parent.iterdir()) == ["state.json"]
+
+
+def test_an_atomic_write_gets_the_mode_a_plain_open_gives(tmp_path: Path) -> None:
+    """Not mkstemp's 0600: a plan or a report is read by others (the umask decides)."""
+    old = os.umask(0o027)
+    try:
+        write_text_atomic(tmp_path / "report.html", "<html></html>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o640
 
 
 def test_a_failed_atomic_write_keeps_the_old_file(tmp_path: Path) -> None:

@@ -26,12 +26,15 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory.
 
     The temp file is fsynced, renamed over ``path`` and the directory fsynced,
-    so readers see either the previous content or all of ``data``.
+    so readers see either the previous content or all of ``data``. The file gets the
+    mode a plain ``open`` would give it (0666 less the umask), not mkstemp's 0600: a
+    plan or a report is meant to be read by others.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -42,6 +45,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             tmp.unlink()
         raise
     fsync_directory(path.parent)
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it: set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:
