@@ -60,7 +60,7 @@ from mlcost.catalog import Catalog, OfferQuery
 from mlcost.core import Offer
 from mlcost.core import Workload as PlanWorkload
 from mlcost.cost import HOURS_PER_MONTH
-from mlcost.serve import NOTICE_WINDOW_S, ServeConfig
+from mlcost.serve import ServeConfig, notice_window_s
 
 SPOT_CONSOLIDATION_TYPES = 15
 LOW_CPU_TARGET = 50  # percent
@@ -71,7 +71,6 @@ _MIG_GPUS = ("A100", "H100", "H200", "A30")
 _TIME_SLICES = 4
 _MIG_SLICES = 7
 _DEFAULT_GRACE_S = 30
-_NOTICE_S = {str(cloud): seconds for cloud, seconds in NOTICE_WINDOW_S.items()}
 _DEFAULT_SERVER_EXIT_S = 10  # a server that is not mlcost serve: an assumption
 _CPU_MARKERS = re.compile(
     r"(--device[= ]cpu\b|--cpu\b|:cpu\b|-cpu\b|\bint8\b|onnxruntime(?!-gpu)|--provider[= ]cpu)",
@@ -589,7 +588,7 @@ def _drain_chain(cluster: Cluster, catalog: Catalog) -> Iterator[Finding]:
                 f"keep terminationGracePeriodSeconds <= {node_grace:g}",
             )
         provider = pool.offer.provider if pool.offer is not None else "aws"
-        notice = _NOTICE_S.get(provider, min(_NOTICE_S.values()))
+        notice = notice_window_s(provider)
         if pool.capacity == "spot" and grace >= notice:
             yield _finding(
                 DRAIN,

@@ -82,8 +82,7 @@ def render_command(
     )
     require_valid(rendered.objects, kubernetes_version=KUBERNETES_VERSION, crd_schemas=crd_schemas)
     files = write_manifests(out, rendered.objects, rendered.notes)
-    for note in rendered.notes:
-        console.print(f"  {note}", highlight=False, markup=False)
+    _print_notes(rendered.notes)
     checked = "and its custom resources against their CRD schemas" if crd_schemas else ""
     console.print(
         f"{len(files)} manifests written to {out}/ (valid for Kubernetes {KUBERNETES_VERSION}, "
@@ -107,21 +106,12 @@ def sam_command(
     ),
 ) -> Path:
     """Render the plan's AWS Lambda option as an AWS SAM template, linted with cfn-lint."""
-    import yaml
-
-    from mlcost.core import DeployError, write_text_atomic
-    from mlcost.deploy import lambda_option, lint_sam, render_sam
+    from mlcost.deploy import cloudformation_text, lambda_option, render_sam
 
     plan = read_plan(plan_file)
     rendered = render_sam(plan)
-    text = yaml.safe_dump(rendered.objects[0], sort_keys=False)
-    problems = lint_sam(text, region=lambda_option(plan).offer.region)
-    if problems:
-        raise DeployError("cfn-lint: " + "; ".join(problems[:3]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, text)
-    for note in rendered.notes:
-        console.print(f"  {note}", highlight=False, markup=False)
+    text = cloudformation_text(rendered.objects[0], region=lambda_option(plan).offer.region)
+    _write_file(out, text, rendered.notes)
     console.print(
         f"SAM template written to {out} (cfn-lint clean); deploy with sam deploy -t {out} "
         "--parameter-overrides ImageUri=ECR_IMAGE --resolve-image-repos",

@@ -32,7 +32,7 @@ from mlcost.deploy._option import (
     resource_name,
     serving_instance_types,
 )
-from mlcost.serve import NOTICE_WINDOW_S, Limits, ServeConfig, Shutdown
+from mlcost.serve import Limits, ServeConfig, Shutdown, notice_window_s
 
 # The Kubernetes version every object is rendered for and validated against.
 KUBERNETES_VERSION = "1.33.0"
@@ -246,8 +246,7 @@ def render_kubernetes(
         pod_spec["tolerations"] = tolerations
     config, server = serve_config(option, spec)
     chain = PRE_STOP_S + server.limits.request_timeout_s + server.shutdown.flush_s
-    windows = {str(cloud): s for cloud, s in NOTICE_WINDOW_S.items()}  # unknown: the shortest
-    notice = windows.get(offer.provider, min(windows.values()))
+    notice = notice_window_s(offer.provider)
     if not chain < POD_GRACE_S <= KARPENTER_GRACE_S < notice:
         raise DeployError(
             f"the drain chain breaks: preStop + request timeout + flush = {chain:g} s, pod grace "

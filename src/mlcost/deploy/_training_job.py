@@ -30,7 +30,7 @@ from mlcost.deploy._kubernetes import (
     eks_allocatable,
 )
 from mlcost.deploy._option import resource_name
-from mlcost.serve import NOTICE_WINDOW_S
+from mlcost.serve import notice_window_s
 from mlcost.train import EXIT_PREEMPTED
 
 CONTAINER: Final = "trainer"
@@ -91,8 +91,7 @@ def render_training_job(
     if not step_s > 0:
         raise DeployError(f"the longest step must be above 0 s, got {step_s:g}")
     name = resource_name(workload.name or spec.instance_type)
-    windows = {str(cloud): s for cloud, s in NOTICE_WINDOW_S.items()}  # unknown: the shortest
-    notice_s = windows.get(spec.provider, min(windows.values()))
+    notice_s = notice_window_s(spec.provider)
     stop_s = math.ceil(step_s + spec.checkpoint_write_s) + STOP_HEADROOM_S
     grace_s = stop_s + LAUNCHER_EXIT_S
     if not grace_s < notice_s:

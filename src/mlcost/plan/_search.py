@@ -88,6 +88,28 @@ class SearchSettings:
     spot_types: int = 3
     bill: BillSettings = field(default_factory=BillSettings)
 
+    def scaling(
+        self,
+        *,
+        is_autoscaled: bool,
+        min_replicas: int,
+        max_replicas: int,
+        target_utilisation: float | None = None,
+    ) -> ScalingPolicy:
+        """The autoscaler the search simulates, between these bounds, with these timings."""
+        return ScalingPolicy(
+            is_autoscaled=is_autoscaled,
+            min_replicas=min_replicas,
+            max_replicas=max_replicas,
+            target_utilisation=(
+                self.target_utilisation if target_utilisation is None else target_utilisation
+            ),
+            scale_down_window_min=self.scale_down_window_min,
+            pod_start_min=self.pod_start_min,
+            node_provisioning_min=self.node_provisioning_min,
+            node_scale_down_min=self.node_scale_down_min,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -383,15 +405,10 @@ def simulate(
     kind, scaling, spot, commitment, committed_price = pricing
     is_autoscaled = scaling == "autoscaled"
     rules = workload.constraints
-    policy = ScalingPolicy(
+    policy = settings.scaling(
         is_autoscaled=is_autoscaled,
         min_replicas=least_replicas(rules) if is_autoscaled else speed.fixed_replicas,
         max_replicas=speed.max_replicas if is_autoscaled else speed.fixed_replicas,
-        target_utilisation=settings.target_utilisation,
-        scale_down_window_min=settings.scale_down_window_min,
-        pod_start_min=settings.pod_start_min,
-        node_provisioning_min=settings.node_provisioning_min,
-        node_scale_down_min=settings.node_scale_down_min,
     )
 
     def month(policy_spot: SpotPolicy) -> tuple[FleetRun, int, CreditRun | None]:

@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 from mlcost.core import PlanOption, Workload
 from mlcost.plan import (
-    ScalingPolicy,
     SearchSettings,
     SpotPolicy,
     arrivals_per_minute,
@@ -49,20 +48,15 @@ def replay_replicas(arrivals: FloatArray, option: PlanOption) -> IntArray:
     spec = option.replica
     if spec is None:
         raise ValueError(f"{option.label}: the plan keeps no replica spec; run mlcost plan again")
-    settings = SearchSettings()
     run = simulate_fleet(
         arrivals / 60.0,
         mean_service_s=spec.target_utilisation / spec.target_requests_per_s,
         pods_per_node=option.pods_per_node,
-        scaling=ScalingPolicy(
+        scaling=SearchSettings().scaling(
             is_autoscaled=option.scaling == "autoscaled",
             min_replicas=option.min_replicas,
             max_replicas=option.replicas_max,
             target_utilisation=spec.target_utilisation,
-            scale_down_window_min=settings.scale_down_window_min,
-            pod_start_min=settings.pod_start_min,
-            node_provisioning_min=settings.node_provisioning_min,
-            node_scale_down_min=settings.node_scale_down_min,
         ),
         spot=_NO_RECLAIMS,
     )

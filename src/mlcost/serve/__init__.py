@@ -32,6 +32,7 @@ from mlcost.serve._config import (
     Spot,
     Tier,
     load_serve_config,
+    notice_window_s,
     single_variant_config,
 )
 from mlcost.serve._server import MachinePrice, serve
@@ -75,6 +76,7 @@ __all__ = [
     "confidence",
     "fit_temperature",
     "load_serve_config",
+    "notice_window_s",
     "read_threshold",
     "serve",
     "single_variant_config",

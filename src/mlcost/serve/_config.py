@@ -30,6 +30,13 @@ from mlcost.train import CLOUDS, Cloud
 NOTICE_WINDOW_S: dict[Cloud, float] = {"aws": 120.0, "gcp": 30.0, "azure": 30.0}
 
 
+def notice_window_s(provider: str) -> float:
+    """The seconds between a spot notice and the reclaim on ``provider``; the shortest
+    window where the provider is not one of the clouds (a drain sized for it holds anywhere)."""
+    windows = {str(cloud): seconds for cloud, seconds in NOTICE_WINDOW_S.items()}
+    return windows.get(provider, min(windows.values()))
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
